@@ -1,0 +1,52 @@
+//! Ports: the traits every backend implements.
+//!
+//! Each trait's doc comment is its contract — idempotency, ordering, and what each error
+//! means — and one contract test suite (`pacer-testkit`) checks every backend against it.
+//! All methods return [`crate::PortError`]; races a conditional write can lose are typed
+//! results, never errors.
+
+mod api_caller;
+mod dead_letters;
+mod lease_store;
+mod outcome_bus;
+mod provider_directory;
+mod rate_gate;
+mod record_store;
+mod work_queue;
+
+pub use api_caller::{ApiCall, ApiCaller};
+pub use dead_letters::{DeadLetter, DeadLetterFilter, DeadLetterQueue};
+pub use lease_store::{Claim, Lease, LeaseGrant, LeaseStore};
+pub use outcome_bus::OutcomeBus;
+pub use provider_directory::ProviderDirectory;
+pub use rate_gate::{RateGate, Unlimited};
+pub use record_store::{
+    ApplyReport, InsertReport, RecordFilter, RecordStore, ScheduleReport, StateCount, StoredResult,
+};
+pub use work_queue::{Delivery, QueueDepth, SendReport, WorkQueue};
+
+use crate::time::Clock;
+use std::sync::Arc;
+
+/// Every port a service may need, built once by the entry point and shared.
+#[derive(Clone)]
+pub struct Ports {
+    /// Records, attempts and results.
+    pub records: Arc<dyn RecordStore>,
+    /// Provider leases and breaker state.
+    pub leases: Arc<dyn LeaseStore>,
+    /// Provider settings.
+    pub providers: Arc<dyn ProviderDirectory>,
+    /// The FIFO work queue.
+    pub work: Arc<dyn WorkQueue>,
+    /// The dead-letter queue operators inspect and replay.
+    pub dead_letters: Arc<dyn DeadLetterQueue>,
+    /// The outcome bus (SNS → SQS results on AWS).
+    pub outcomes: Arc<dyn OutcomeBus>,
+    /// The internal API.
+    pub caller: Arc<dyn ApiCaller>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// The global call-rate cap.
+    pub gate: Arc<dyn RateGate>,
+}

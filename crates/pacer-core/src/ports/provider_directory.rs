@@ -1,0 +1,20 @@
+//! Provider settings, read by the worker and the planner, written by operators.
+
+use crate::error::PortError;
+use crate::ids::ProviderId;
+use crate::provider::ProviderSettings;
+use async_trait::async_trait;
+
+/// Stores provider settings so they change without a redeploy.
+///
+/// Contract: `put` replaces the provider's settings whole (last writer wins) and is
+/// visible to every later `get`; `list` is sorted by provider id.
+#[async_trait]
+pub trait ProviderDirectory: Send + Sync {
+    /// Creates or replaces one provider's settings.
+    async fn put_provider(&self, settings: &ProviderSettings) -> Result<(), PortError>;
+    /// One provider's settings, if configured.
+    async fn get_provider(&self, id: &ProviderId) -> Result<Option<ProviderSettings>, PortError>;
+    /// Every configured provider.
+    async fn list_providers(&self) -> Result<Vec<ProviderSettings>, PortError>;
+}

@@ -1,0 +1,12 @@
+//! The services: plain async functions over the ports, called alike by the Lambda
+//! entry points and the local runtime.
+
+pub mod apply;
+pub mod plan;
+pub mod release;
+pub mod work;
+
+pub use apply::{apply_outcomes, ApplyBatchReport};
+pub use plan::{forecast, plan_window, PlanReport, PlanRequest};
+pub use release::{release_due, ReleaseReport, ReleaseSettings};
+pub use work::{process_batch, BatchReport, Disposition, WorkerSettings};
