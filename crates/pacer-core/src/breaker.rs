@@ -19,7 +19,10 @@ pub struct BreakerPolicy {
 
 impl Default for BreakerPolicy {
     fn default() -> Self {
-        Self { failure_threshold: 5, cooldown: Duration::from_secs(30) }
+        Self {
+            failure_threshold: 5,
+            cooldown: Duration::from_secs(30),
+        }
     }
 }
 
@@ -43,7 +46,9 @@ pub enum BreakerState {
 
 impl Default for BreakerState {
     fn default() -> Self {
-        Self::Closed { consecutive_failures: 0 }
+        Self::Closed {
+            consecutive_failures: 0,
+        }
     }
 }
 
@@ -63,7 +68,11 @@ pub enum Admission {
 pub fn counts_as_down(class: ErrorClass) -> bool {
     matches!(
         class,
-        ErrorClass::Timeout | ErrorClass::Connect | ErrorClass::Reset | ErrorClass::Transport | ErrorClass::ServerError
+        ErrorClass::Timeout
+            | ErrorClass::Connect
+            | ErrorClass::Reset
+            | ErrorClass::Transport
+            | ErrorClass::ServerError
     )
 }
 
@@ -78,14 +87,28 @@ impl BreakerState {
     }
 
     /// The state after a call ended with `class` (`None` = the API answered 2xx).
-    pub fn after_call(self, class: Option<ErrorClass>, now: Timestamp, policy: BreakerPolicy) -> Self {
+    pub fn after_call(
+        self,
+        class: Option<ErrorClass>,
+        now: Timestamp,
+        policy: BreakerPolicy,
+    ) -> Self {
         let down = class.is_some_and(counts_as_down);
         match (self, down) {
-            (_, false) => Self::Closed { consecutive_failures: 0 },
-            (Self::Closed { consecutive_failures }, true) if consecutive_failures + 1 < policy.failure_threshold => {
-                Self::Closed { consecutive_failures: consecutive_failures + 1 }
-            }
-            (_, true) => Self::Open { until: now.plus(policy.cooldown) },
+            (_, false) => Self::Closed {
+                consecutive_failures: 0,
+            },
+            (
+                Self::Closed {
+                    consecutive_failures,
+                },
+                true,
+            ) if consecutive_failures + 1 < policy.failure_threshold => Self::Closed {
+                consecutive_failures: consecutive_failures + 1,
+            },
+            (_, true) => Self::Open {
+                until: now.plus(policy.cooldown),
+            },
         }
     }
 }
@@ -94,7 +117,10 @@ impl BreakerState {
 mod tests {
     use super::*;
 
-    const P: BreakerPolicy = BreakerPolicy { failure_threshold: 3, cooldown: Duration::from_secs(10) };
+    const P: BreakerPolicy = BreakerPolicy {
+        failure_threshold: 3,
+        cooldown: Duration::from_secs(10),
+    };
 
     fn t(s: i64) -> Timestamp {
         Timestamp::from_millis(s * 1000)
@@ -114,9 +140,17 @@ mod tests {
 
     #[test]
     fn client_errors_and_rate_limits_do_not_count_and_reset_the_run() {
-        let b = BreakerState::Closed { consecutive_failures: 2 };
-        assert_eq!(b.after_call(Some(ErrorClass::ClientError), t(0), P), BreakerState::default());
-        assert_eq!(b.after_call(Some(ErrorClass::RateLimited), t(0), P), BreakerState::default());
+        let b = BreakerState::Closed {
+            consecutive_failures: 2,
+        };
+        assert_eq!(
+            b.after_call(Some(ErrorClass::ClientError), t(0), P),
+            BreakerState::default()
+        );
+        assert_eq!(
+            b.after_call(Some(ErrorClass::RateLimited), t(0), P),
+            BreakerState::default()
+        );
     }
 
     #[test]
@@ -124,6 +158,9 @@ mod tests {
         let open = BreakerState::Open { until: t(11) };
         assert_eq!(open.admits(t(11)), Admission::Call);
         assert_eq!(open.after_call(None, t(12), P), BreakerState::default());
-        assert_eq!(open.after_call(Some(ErrorClass::Connect), t(12), P), BreakerState::Open { until: t(22) });
+        assert_eq!(
+            open.after_call(Some(ErrorClass::Connect), t(12), P),
+            BreakerState::Open { until: t(22) }
+        );
     }
 }

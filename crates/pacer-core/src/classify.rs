@@ -56,7 +56,13 @@ impl ErrorClass {
     pub fn is_transient(self) -> bool {
         matches!(
             self,
-            Self::Timeout | Self::Connect | Self::Reset | Self::Transport | Self::RateLimited | Self::ServerError | Self::BreakerOpen
+            Self::Timeout
+                | Self::Connect
+                | Self::Reset
+                | Self::Transport
+                | Self::RateLimited
+                | Self::ServerError
+                | Self::BreakerOpen
         )
     }
 
@@ -158,23 +164,41 @@ pub fn classify(result: &Result<ApiResponse, TransportFailure>, now: Timestamp) 
                 TransportFailure::Reset => ErrorClass::Reset,
                 TransportFailure::Other => ErrorClass::Transport,
             };
-            return Verdict::Transient { class, retry_after: None };
+            return Verdict::Transient {
+                class,
+                retry_after: None,
+            };
         }
         Ok(response) => response,
     };
-    let retry_after = response.retry_after.as_deref().and_then(|v| parse_retry_after(v, now));
+    let retry_after = response
+        .retry_after
+        .as_deref()
+        .and_then(|v| parse_retry_after(v, now));
     match response.status {
         200..=299 => {
-            if response.json && !response.truncated && serde_json::from_str::<serde::de::IgnoredAny>(&response.body).is_err() {
+            if response.json
+                && !response.truncated
+                && serde_json::from_str::<serde::de::IgnoredAny>(&response.body).is_err()
+            {
                 return Verdict::Permanent {
                     class: ErrorClass::InvalidResponse,
-                    reason: format!("{} with a JSON content type but a body that is not JSON", response.status),
+                    reason: format!(
+                        "{} with a JSON content type but a body that is not JSON",
+                        response.status
+                    ),
                 };
             }
             Verdict::Success
         }
-        429 => Verdict::Transient { class: ErrorClass::RateLimited, retry_after },
-        408 | 425 | 500 | 502 | 503 | 504 => Verdict::Transient { class: ErrorClass::ServerError, retry_after },
+        429 => Verdict::Transient {
+            class: ErrorClass::RateLimited,
+            retry_after,
+        },
+        408 | 425 | 500 | 502 | 503 | 504 => Verdict::Transient {
+            class: ErrorClass::ServerError,
+            retry_after,
+        },
         400..=499 => Verdict::Permanent {
             class: ErrorClass::ClientError,
             reason: format!("the API rejected the request with {}", response.status),
@@ -201,7 +225,13 @@ mod tests {
     use super::*;
 
     fn status(code: u16) -> Verdict {
-        classify(&Ok(ApiResponse { status: code, ..Default::default() }), Timestamp::from_millis(0))
+        classify(
+            &Ok(ApiResponse {
+                status: code,
+                ..Default::default()
+            }),
+            Timestamp::from_millis(0),
+        )
     }
 
     #[test]
@@ -214,23 +244,51 @@ mod tests {
     #[test]
     fn the_listed_statuses_are_transient() {
         for code in [408, 425, 500, 502, 503, 504] {
-            assert_eq!(status(code).class(), Some(ErrorClass::ServerError), "{code}");
+            assert_eq!(
+                status(code).class(),
+                Some(ErrorClass::ServerError),
+                "{code}"
+            );
             assert!(matches!(status(code), Verdict::Transient { .. }));
         }
-        assert!(matches!(status(429), Verdict::Transient { class: ErrorClass::RateLimited, .. }));
+        assert!(matches!(
+            status(429),
+            Verdict::Transient {
+                class: ErrorClass::RateLimited,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn other_4xx_are_permanent_client_errors() {
         for code in [400, 401, 403, 404, 409, 410, 422, 451] {
-            assert!(matches!(status(code), Verdict::Permanent { class: ErrorClass::ClientError, .. }), "{code}");
+            assert!(
+                matches!(
+                    status(code),
+                    Verdict::Permanent {
+                        class: ErrorClass::ClientError,
+                        ..
+                    }
+                ),
+                "{code}"
+            );
         }
     }
 
     #[test]
     fn other_statuses_break_the_contract() {
         for code in [100, 301, 304, 501, 505, 599] {
-            assert!(matches!(status(code), Verdict::Permanent { class: ErrorClass::InvalidResponse, .. }), "{code}");
+            assert!(
+                matches!(
+                    status(code),
+                    Verdict::Permanent {
+                        class: ErrorClass::InvalidResponse,
+                        ..
+                    }
+                ),
+                "{code}"
+            );
         }
     }
 
@@ -243,29 +301,67 @@ mod tests {
             (TransportFailure::Reset, ErrorClass::Reset),
             (TransportFailure::Other, ErrorClass::Transport),
         ] {
-            assert_eq!(classify(&Err(failure), now), Verdict::Transient { class, retry_after: None });
+            assert_eq!(
+                classify(&Err(failure), now),
+                Verdict::Transient {
+                    class,
+                    retry_after: None
+                }
+            );
         }
     }
 
     #[test]
     fn a_2xx_json_answer_that_is_not_json_is_permanent() {
-        let bad = ApiResponse { status: 200, json: true, body: "{oops".into(), ..Default::default() };
-        assert!(matches!(classify(&Ok(bad), Timestamp::from_millis(0)), Verdict::Permanent { class: ErrorClass::InvalidResponse, .. }));
-        let good = ApiResponse { status: 200, json: true, body: "{}".into(), ..Default::default() };
-        assert_eq!(classify(&Ok(good), Timestamp::from_millis(0)), Verdict::Success);
+        let bad = ApiResponse {
+            status: 200,
+            json: true,
+            body: "{oops".into(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            classify(&Ok(bad), Timestamp::from_millis(0)),
+            Verdict::Permanent {
+                class: ErrorClass::InvalidResponse,
+                ..
+            }
+        ));
+        let good = ApiResponse {
+            status: 200,
+            json: true,
+            body: "{}".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            classify(&Ok(good), Timestamp::from_millis(0)),
+            Verdict::Success
+        );
     }
 
     #[test]
     fn retry_after_is_read_as_seconds_or_http_date() {
         let now = Timestamp::parse_rfc3339("2026-11-22T10:00:00Z").unwrap();
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Sun, 22 Nov 2026 10:00:30 GMT", now), Some(Duration::from_secs(30)));
-        assert_eq!(parse_retry_after("Sun, 22 Nov 2026 09:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 22 Nov 2026 10:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 22 Nov 2026 09:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
-        let r = ApiResponse { status: 429, retry_after: Some("3".into()), ..Default::default() };
+        let r = ApiResponse {
+            status: 429,
+            retry_after: Some("3".into()),
+            ..Default::default()
+        };
         assert_eq!(
             classify(&Ok(r), now),
-            Verdict::Transient { class: ErrorClass::RateLimited, retry_after: Some(Duration::from_secs(3)) }
+            Verdict::Transient {
+                class: ErrorClass::RateLimited,
+                retry_after: Some(Duration::from_secs(3))
+            }
         );
     }
 

@@ -35,7 +35,9 @@ fn validate(raw: &str) -> Result<(), IdError> {
         return Err(IdError::Empty);
     }
     if raw.len() > MAX_ID_LEN {
-        return Err(IdError::TooLong { len: raw.chars().count() });
+        return Err(IdError::TooLong {
+            len: raw.chars().count(),
+        });
     }
     match raw
         .chars()
@@ -116,9 +118,18 @@ mod tests {
     #[test]
     fn rejects_empty_long_and_odd_characters() {
         assert_eq!(RecordId::new(""), Err(IdError::Empty));
-        assert!(matches!(ProviderId::new("x".repeat(101)), Err(IdError::TooLong { len: 101 })));
-        assert_eq!(ProviderId::new("a b"), Err(IdError::BadCharacter { found: ' ' }));
-        assert_eq!(ProviderId::new("a#b"), Err(IdError::BadCharacter { found: '#' }));
+        assert!(matches!(
+            ProviderId::new("x".repeat(101)),
+            Err(IdError::TooLong { len: 101 })
+        ));
+        assert_eq!(
+            ProviderId::new("a b"),
+            Err(IdError::BadCharacter { found: ' ' })
+        );
+        assert_eq!(
+            ProviderId::new("a#b"),
+            Err(IdError::BadCharacter { found: '#' })
+        );
     }
 
     #[test]

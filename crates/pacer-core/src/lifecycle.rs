@@ -119,7 +119,10 @@ mod tests {
     fn every_move_is_allowed_or_forbidden_exactly_as_the_table_says() {
         for from in RecordState::ALL {
             for event in Event::ALL {
-                let expected = ALLOWED.iter().find(|(f, e, _)| *f == from && *e == event).map(|(_, _, to)| *to);
+                let expected = ALLOWED
+                    .iter()
+                    .find(|(f, e, _)| *f == from && *e == event)
+                    .map(|(_, _, to)| *to);
                 match (transition(from, event), expected) {
                     (Ok(to), Some(want)) => assert_eq!(to, want, "{from} on {event:?}"),
                     (Err(e), None) => assert_eq!(e, ForbiddenTransition { from, event }),
@@ -134,7 +137,11 @@ mod tests {
         for from in [Succeeded, Failed, DeadLettered] {
             for event in Event::ALL {
                 let allowed = transition(from, event).is_ok();
-                assert_eq!(allowed, from == DeadLettered && event == Event::Replay, "{from} {event:?}");
+                assert_eq!(
+                    allowed,
+                    from == DeadLettered && event == Event::Replay,
+                    "{from} {event:?}"
+                );
             }
         }
     }
@@ -142,6 +149,9 @@ mod tests {
     #[test]
     fn forbidden_moves_explain_themselves() {
         let e = transition(Succeeded, Event::Begin).unwrap_err();
-        assert_eq!(e.to_string(), "a succeeded record cannot take the Begin move");
+        assert_eq!(
+            e.to_string(),
+            "a succeeded record cannot take the Begin move"
+        );
     }
 }

@@ -79,7 +79,9 @@ pub struct ProviderPlan {
 impl ProviderPlan {
     /// Due time of the provider's `rank`-th record (0-based) in a window opening at `start`.
     pub fn due_at(&self, start: Timestamp, rank: u64) -> Timestamp {
-        let us = self.offset_us.saturating_add(rank.saturating_mul(self.spacing_us));
+        let us = self
+            .offset_us
+            .saturating_add(rank.saturating_mul(self.spacing_us));
         Timestamp::from_millis(start.as_millis().saturating_add((us / 1000) as i64))
     }
 
@@ -162,9 +164,17 @@ pub fn plan_window(input: &PlanInput) -> WindowPlan {
         .into_iter()
         .map(|(load, spacing, limit)| {
             let spacing = spacing * stretch;
-            let limited_by = if stretch > 1.0 { Limit::GlobalRate } else { limit };
+            let limited_by = if stretch > 1.0 {
+                Limit::GlobalRate
+            } else {
+                limit
+            };
             let offset = spacing * offset_fraction(&load.provider);
-            let capacity = if offset >= window_us { 0 } else { ((window_us - offset) / spacing).ceil() as u64 };
+            let capacity = if offset >= window_us {
+                0
+            } else {
+                ((window_us - offset) / spacing).ceil() as u64
+            };
             let fits = capacity.min(load.records);
             let mut plan = ProviderPlan {
                 provider: load.provider.clone(),
@@ -182,7 +192,12 @@ pub fn plan_window(input: &PlanInput) -> WindowPlan {
             plan
         })
         .collect();
-    WindowPlan { start: input.start, end: input.start.plus(input.window), providers, global_stretch: stretch }
+    WindowPlan {
+        start: input.start,
+        end: input.start.plus(input.window),
+        providers,
+        global_stretch: stretch,
+    }
 }
 
 #[cfg(test)]
@@ -199,7 +214,12 @@ mod tests {
     }
 
     fn input(window_s: u64, rate: Option<f64>, providers: Vec<ProviderLoad>) -> PlanInput {
-        PlanInput { start: Timestamp::from_millis(0), window: Duration::from_secs(window_s), global_rate: rate, providers }
+        PlanInput {
+            start: Timestamp::from_millis(0),
+            window: Duration::from_secs(window_s),
+            global_rate: rate,
+            providers,
+        }
     }
 
     #[test]
@@ -207,10 +227,16 @@ mod tests {
         let plan = plan_window(&input(100, None, vec![load("a", 10, 0)]));
         let p = &plan.providers[0];
         assert_eq!(p.spacing(), Duration::from_secs(10));
-        assert_eq!((p.fits, p.carried_over, p.limited_by), (10, 0, Limit::Window));
+        assert_eq!(
+            (p.fits, p.carried_over, p.limited_by),
+            (10, 0, Limit::Window)
+        );
         assert!(p.last_due.unwrap() < plan.end);
         for rank in 1..10 {
-            assert_eq!(p.due_at(plan.start, rank).as_millis() - p.due_at(plan.start, rank - 1).as_millis(), 10_000);
+            assert_eq!(
+                p.due_at(plan.start, rank).as_millis() - p.due_at(plan.start, rank - 1).as_millis(),
+                10_000
+            );
         }
     }
 
@@ -251,7 +277,11 @@ mod tests {
         let loads = (0..10).map(|i| load(&format!("p{i}"), 100, 0)).collect();
         let plan = plan_window(&input(10, Some(25.0), loads));
         assert!((plan.global_stretch - 4.0).abs() < 1e-9);
-        let rate: f64 = plan.providers.iter().map(|p| 1e6 / p.spacing_us as f64).sum();
+        let rate: f64 = plan
+            .providers
+            .iter()
+            .map(|p| 1e6 / p.spacing_us as f64)
+            .sum();
         assert!(rate <= 25.0 + 1e-6, "{rate}");
         for p in &plan.providers {
             assert_eq!(p.limited_by, Limit::GlobalRate);

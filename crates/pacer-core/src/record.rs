@@ -97,7 +97,10 @@ pub struct InvalidRecord {
 
 impl InvalidRecord {
     fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self { field: field.into(), problem: problem.into() }
+        Self {
+            field: field.into(),
+            problem: problem.into(),
+        }
     }
 
     fn from_id(field: &str, err: IdError) -> Self {
@@ -120,19 +123,27 @@ impl NewRecord {
             .ok_or_else(|| InvalidRecord::new("(line)", "expected a JSON object"))?;
         for key in obj.keys() {
             if !matches!(key.as_str(), "id" | "provider" | "request") {
-                return Err(InvalidRecord::new(key, "unknown field; expected id, provider, request"));
+                return Err(InvalidRecord::new(
+                    key,
+                    "unknown field; expected id, provider, request",
+                ));
             }
         }
         let id = required_str(obj, "id")?;
         let id = RecordId::new(id).map_err(|e| InvalidRecord::from_id("id", e))?;
         let provider = required_str(obj, "provider")?;
-        let provider = ProviderId::new(provider).map_err(|e| InvalidRecord::from_id("provider", e))?;
+        let provider =
+            ProviderId::new(provider).map_err(|e| InvalidRecord::from_id("provider", e))?;
         let request = obj
             .get("request")
             .ok_or_else(|| InvalidRecord::new("request", "missing"))?;
         let request: ApiRequest = serde_json::from_value(request.clone())
             .map_err(|e| InvalidRecord::new("request", e.to_string()))?;
-        let record = Self { id, provider, request };
+        let record = Self {
+            id,
+            provider,
+            request,
+        };
         record.validate()?;
         Ok(record)
     }
@@ -141,10 +152,16 @@ impl NewRecord {
     pub fn validate(&self) -> Result<(), InvalidRecord> {
         let path = &self.request.path;
         if !path.starts_with('/') {
-            return Err(InvalidRecord::new("request.path", format!("{path:?} must start with '/'")));
+            return Err(InvalidRecord::new(
+                "request.path",
+                format!("{path:?} must start with '/'"),
+            ));
         }
         if path.split('/').any(|seg| seg == "..") {
-            return Err(InvalidRecord::new("request.path", "must not contain '..' segments"));
+            return Err(InvalidRecord::new(
+                "request.path",
+                "must not contain '..' segments",
+            ));
         }
         if path.contains(['?', '#']) || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(InvalidRecord::new(
@@ -154,20 +171,32 @@ impl NewRecord {
         }
         for name in self.request.headers.keys() {
             let field = format!("request.headers.{name}");
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
                 return Err(InvalidRecord::new(field, "not a valid header name"));
             }
             if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                return Err(InvalidRecord::new(field, "is set by pacer and may not be overridden"));
+                return Err(InvalidRecord::new(
+                    field,
+                    "is set by pacer and may not be overridden",
+                ));
             }
         }
         for (name, value) in &self.request.headers {
             if value.chars().any(|c| c.is_control()) {
-                return Err(InvalidRecord::new(format!("request.headers.{name}"), "value has control characters"));
+                return Err(InvalidRecord::new(
+                    format!("request.headers.{name}"),
+                    "value has control characters",
+                ));
             }
         }
         if let Some(body) = &self.request.body {
-            let size = serde_json::to_vec(body).map(|v| v.len()).unwrap_or(usize::MAX);
+            let size = serde_json::to_vec(body)
+                .map(|v| v.len())
+                .unwrap_or(usize::MAX);
             if size > MAX_BODY_BYTES {
                 return Err(InvalidRecord::new(
                     "request.body",
@@ -303,13 +332,34 @@ mod tests {
     #[test]
     fn names_the_bad_field() {
         assert_eq!(err("nope").field, "(line)");
-        assert_eq!(err(r#"{"provider":"a","request":{"path":"/"}}"#).field, "id");
-        assert_eq!(err(r#"{"id":"a b","provider":"a","request":{"path":"/"}}"#).field, "id");
-        assert_eq!(err(r#"{"id":"a","provider":7,"request":{"path":"/"}}"#).field, "provider");
-        assert_eq!(err(r#"{"id":"a","provider":"p","request":{"path":"x"}}"#).field, "request.path");
-        assert_eq!(err(r#"{"id":"a","provider":"p","request":{"path":"/../etc"}}"#).field, "request.path");
-        assert_eq!(err(r#"{"id":"a","provider":"p","request":{"path":"/","method":"TRACE"}}"#).field, "request");
-        assert_eq!(err(r#"{"id":"a","provider":"p","extra":1,"request":{"path":"/"}}"#).field, "extra");
+        assert_eq!(
+            err(r#"{"provider":"a","request":{"path":"/"}}"#).field,
+            "id"
+        );
+        assert_eq!(
+            err(r#"{"id":"a b","provider":"a","request":{"path":"/"}}"#).field,
+            "id"
+        );
+        assert_eq!(
+            err(r#"{"id":"a","provider":7,"request":{"path":"/"}}"#).field,
+            "provider"
+        );
+        assert_eq!(
+            err(r#"{"id":"a","provider":"p","request":{"path":"x"}}"#).field,
+            "request.path"
+        );
+        assert_eq!(
+            err(r#"{"id":"a","provider":"p","request":{"path":"/../etc"}}"#).field,
+            "request.path"
+        );
+        assert_eq!(
+            err(r#"{"id":"a","provider":"p","request":{"path":"/","method":"TRACE"}}"#).field,
+            "request"
+        );
+        assert_eq!(
+            err(r#"{"id":"a","provider":"p","extra":1,"request":{"path":"/"}}"#).field,
+            "extra"
+        );
         assert_eq!(
             err(r#"{"id":"a","provider":"p","request":{"path":"/","headers":{"Idempotency-Key":"x"}}}"#).field,
             "request.headers.Idempotency-Key"
@@ -319,7 +369,8 @@ mod tests {
     #[test]
     fn rejects_an_oversize_body_with_its_size() {
         let big = "x".repeat(MAX_BODY_BYTES + 1);
-        let line = format!(r#"{{"id":"a","provider":"p","request":{{"path":"/","body":"{big}"}}}}"#);
+        let line =
+            format!(r#"{{"id":"a","provider":"p","request":{{"path":"/","body":"{big}"}}}}"#);
         let e = err(&line);
         assert_eq!(e.field, "request.body");
         assert!(e.problem.contains("65539 bytes"), "{}", e.problem);

@@ -78,13 +78,20 @@ impl RetryPolicy {
             .with_factor(2.0)
             .without_max_times()
             .build();
-        let delay = delays.nth(n.saturating_sub(1).min(64) as usize).unwrap_or(max);
+        let delay = delays
+            .nth(n.saturating_sub(1).min(64) as usize)
+            .unwrap_or(max);
         whole_millis(delay)
     }
 
     /// Durable delay after the `calls`-th call failed: full jitter over the capped
     /// exponential delay (`jitter` in `[0, 1)`), never shorter than `Retry-After`.
-    pub fn durable_delay(&self, calls: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
+    pub fn durable_delay(
+        &self,
+        calls: u32,
+        retry_after: Option<Duration>,
+        jitter: f64,
+    ) -> Duration {
         let ceiling = Self::exponential(self.backoff_base, self.backoff_max, calls);
         let jittered = whole_millis(ceiling.mul_f64(jitter.clamp(0.0, 1.0)));
         jittered.max(retry_after.unwrap_or_default().min(MAX_RETRY_AFTER))
@@ -112,7 +119,8 @@ impl RetryPolicy {
         }
         if short_retries_used < self.short_retries {
             let short = whole_millis(
-                Self::exponential(self.short_base, self.short_max, short_retries_used + 1).mul_f64(jitter.clamp(0.0, 1.0)),
+                Self::exponential(self.short_base, self.short_max, short_retries_used + 1)
+                    .mul_f64(jitter.clamp(0.0, 1.0)),
             )
             .max(retry_after.unwrap_or_default());
             let fits = time_left.is_none_or(|left| short + call_budget < left);
@@ -120,7 +128,9 @@ impl RetryPolicy {
                 return Decision::RetryNow { delay: short };
             }
         }
-        Decision::RetryLater { delay: self.durable_delay(calls, retry_after, jitter) }
+        Decision::RetryLater {
+            delay: self.durable_delay(calls, retry_after, jitter),
+        }
     }
 }
 
@@ -141,7 +151,10 @@ mod tests {
     }
 
     fn transient(retry_after: Option<Duration>) -> Verdict {
-        Verdict::Transient { class: ErrorClass::ServerError, retry_after }
+        Verdict::Transient {
+            class: ErrorClass::ServerError,
+            retry_after,
+        }
     }
 
     const BUDGET: Duration = Duration::from_secs(10);
@@ -167,46 +180,115 @@ mod tests {
     #[test]
     fn retry_after_is_a_floor_for_durable_delays() {
         let p = policy();
-        assert_eq!(p.durable_delay(1, Some(Duration::from_secs(30)), 0.1), Duration::from_secs(30));
-        assert_eq!(p.durable_delay(1, Some(Duration::from_secs(90 * 86400)), 0.1), MAX_RETRY_AFTER);
+        assert_eq!(
+            p.durable_delay(1, Some(Duration::from_secs(30)), 0.1),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            p.durable_delay(1, Some(Duration::from_secs(90 * 86400)), 0.1),
+            MAX_RETRY_AFTER
+        );
     }
 
     #[test]
     fn success_and_permanent_errors_end_the_record() {
         let p = policy();
-        assert_eq!(p.decide(&Verdict::Success, 1, 0, None, BUDGET, 0.5), Decision::Succeed);
-        let perm = Verdict::Permanent { class: ErrorClass::ClientError, reason: "422".into() };
+        assert_eq!(
+            p.decide(&Verdict::Success, 1, 0, None, BUDGET, 0.5),
+            Decision::Succeed
+        );
+        let perm = Verdict::Permanent {
+            class: ErrorClass::ClientError,
+            reason: "422".into(),
+        };
         assert_eq!(p.decide(&perm, 1, 0, None, BUDGET, 0.5), Decision::Fail);
     }
 
     #[test]
     fn short_retries_come_first_then_durable_ones() {
         let p = policy();
-        assert_eq!(p.decide(&transient(None), 1, 0, None, BUDGET, 1.0), Decision::RetryNow { delay: Duration::from_millis(100) });
-        assert_eq!(p.decide(&transient(None), 2, 1, None, BUDGET, 1.0), Decision::RetryNow { delay: Duration::from_millis(200) });
-        assert_eq!(p.decide(&transient(None), 3, 2, None, BUDGET, 1.0), Decision::RetryLater { delay: Duration::from_secs(4) });
+        assert_eq!(
+            p.decide(&transient(None), 1, 0, None, BUDGET, 1.0),
+            Decision::RetryNow {
+                delay: Duration::from_millis(100)
+            }
+        );
+        assert_eq!(
+            p.decide(&transient(None), 2, 1, None, BUDGET, 1.0),
+            Decision::RetryNow {
+                delay: Duration::from_millis(200)
+            }
+        );
+        assert_eq!(
+            p.decide(&transient(None), 3, 2, None, BUDGET, 1.0),
+            Decision::RetryLater {
+                delay: Duration::from_secs(4)
+            }
+        );
     }
 
     #[test]
     fn a_long_retry_after_turns_a_short_retry_into_a_durable_one() {
         let p = policy();
-        let d = p.decide(&transient(Some(Duration::from_secs(5))), 1, 0, None, BUDGET, 0.0);
-        assert_eq!(d, Decision::RetryLater { delay: Duration::from_secs(5) });
-        let d = p.decide(&transient(Some(Duration::from_millis(300))), 1, 0, None, BUDGET, 0.0);
-        assert_eq!(d, Decision::RetryNow { delay: Duration::from_millis(300) });
+        let d = p.decide(
+            &transient(Some(Duration::from_secs(5))),
+            1,
+            0,
+            None,
+            BUDGET,
+            0.0,
+        );
+        assert_eq!(
+            d,
+            Decision::RetryLater {
+                delay: Duration::from_secs(5)
+            }
+        );
+        let d = p.decide(
+            &transient(Some(Duration::from_millis(300))),
+            1,
+            0,
+            None,
+            BUDGET,
+            0.0,
+        );
+        assert_eq!(
+            d,
+            Decision::RetryNow {
+                delay: Duration::from_millis(300)
+            }
+        );
     }
 
     #[test]
     fn no_short_retry_when_the_invocation_has_no_time_for_another_call() {
         let p = policy();
-        let d = p.decide(&transient(None), 1, 0, Some(Duration::from_secs(5)), BUDGET, 1.0);
-        assert_eq!(d, Decision::RetryLater { delay: Duration::from_secs(1) });
+        let d = p.decide(
+            &transient(None),
+            1,
+            0,
+            Some(Duration::from_secs(5)),
+            BUDGET,
+            1.0,
+        );
+        assert_eq!(
+            d,
+            Decision::RetryLater {
+                delay: Duration::from_secs(1)
+            }
+        );
     }
 
     #[test]
     fn the_last_allowed_call_failing_transiently_dead_letters() {
         let p = policy();
-        assert_eq!(p.decide(&transient(None), 5, 0, None, BUDGET, 0.5), Decision::DeadLetter);
-        assert_ne!(p.decide(&transient(None), 4, 2, None, BUDGET, 0.5), Decision::DeadLetter);
+        assert_eq!(
+            p.decide(&transient(None), 5, 0, None, BUDGET, 0.5),
+            Decision::DeadLetter
+        );
+        assert_ne!(
+            p.decide(&transient(None), 4, 2, None, BUDGET, 0.5),
+            Decision::DeadLetter
+        );
     }
 }

@@ -48,11 +48,20 @@ fn check_version(body: &str, kind: &'static str, supported: u32) -> Result<(), S
     struct Probe {
         v: Option<u64>,
     }
-    let probe: Probe = serde_json::from_str(body).map_err(|source| SchemaError::Malformed { kind, source })?;
+    let probe: Probe =
+        serde_json::from_str(body).map_err(|source| SchemaError::Malformed { kind, source })?;
     match probe.v {
         Some(v) if v == u64::from(supported) => Ok(()),
-        Some(found) => Err(SchemaError::UnknownVersion { kind, found, supported }),
-        None => Err(SchemaError::UnknownVersion { kind, found: 0, supported }),
+        Some(found) => Err(SchemaError::UnknownVersion {
+            kind,
+            found,
+            supported,
+        }),
+        None => Err(SchemaError::UnknownVersion {
+            kind,
+            found: 0,
+            supported,
+        }),
     }
 }
 
@@ -91,7 +100,10 @@ impl WorkMessage {
     /// Reads a message body, checking its version.
     pub fn decode(body: &str) -> Result<Self, SchemaError> {
         check_version(body, "work message", WORK_MESSAGE_VERSION)?;
-        serde_json::from_str(body).map_err(|source| SchemaError::Malformed { kind: "work message", source })
+        serde_json::from_str(body).map_err(|source| SchemaError::Malformed {
+            kind: "work message",
+            source,
+        })
     }
 }
 
@@ -162,7 +174,10 @@ impl OutcomeEvent {
     /// Reads an event body, checking its version.
     pub fn decode(body: &str) -> Result<Self, SchemaError> {
         check_version(body, "outcome event", OUTCOME_EVENT_VERSION)?;
-        serde_json::from_str(body).map_err(|source| SchemaError::Malformed { kind: "outcome event", source })
+        serde_json::from_str(body).map_err(|source| SchemaError::Malformed {
+            kind: "outcome event",
+            source,
+        })
     }
 }
 
@@ -189,7 +204,10 @@ mod tests {
             provider: ProviderId::new("acme").unwrap(),
             attempt: 3,
             calls: 2,
-            request: ApiRequest { path: "/x".into(), ..Default::default() },
+            request: ApiRequest {
+                path: "/x".into(),
+                ..Default::default()
+            },
             released_at: Timestamp::from_millis(0),
         }
     }
@@ -205,11 +223,23 @@ mod tests {
     fn unknown_versions_and_garbage_are_rejected_with_reasons() {
         let v2 = message().encode().replace("\"v\":1", "\"v\":2");
         let e = WorkMessage::decode(&v2).unwrap_err();
-        assert_eq!(e.to_string(), "work message version 2 is not supported (this build reads version 1)");
-        assert!(matches!(WorkMessage::decode("{]"), Err(SchemaError::Malformed { .. })));
-        assert!(matches!(WorkMessage::decode("{}"), Err(SchemaError::UnknownVersion { found: 0, .. })));
+        assert_eq!(
+            e.to_string(),
+            "work message version 2 is not supported (this build reads version 1)"
+        );
+        assert!(matches!(
+            WorkMessage::decode("{]"),
+            Err(SchemaError::Malformed { .. })
+        ));
+        assert!(matches!(
+            WorkMessage::decode("{}"),
+            Err(SchemaError::UnknownVersion { found: 0, .. })
+        ));
         let bad_id = message().encode().replace("\"r1\"", "\"r 1\"");
-        assert!(matches!(WorkMessage::decode(&bad_id), Err(SchemaError::Malformed { .. })));
+        assert!(matches!(
+            WorkMessage::decode(&bad_id),
+            Err(SchemaError::Malformed { .. })
+        ));
     }
 
     #[test]

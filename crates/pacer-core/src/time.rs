@@ -27,12 +27,18 @@ impl Timestamp {
 
     /// `self + d`, saturating.
     pub fn plus(self, d: Duration) -> Self {
-        Self(self.0.saturating_add(d.as_millis().min(i64::MAX as u128) as i64))
+        Self(
+            self.0
+                .saturating_add(d.as_millis().min(i64::MAX as u128) as i64),
+        )
     }
 
     /// `self - d`, saturating.
     pub fn minus(self, d: Duration) -> Self {
-        Self(self.0.saturating_sub(d.as_millis().min(i64::MAX as u128) as i64))
+        Self(
+            self.0
+                .saturating_sub(d.as_millis().min(i64::MAX as u128) as i64),
+        )
     }
 
     /// The time from `earlier` to `self`, zero if `earlier` is later.
@@ -117,6 +123,11 @@ mod tests {
         let t = Timestamp::from_millis(1000);
         assert_eq!(t.plus(Duration::from_millis(500)).as_millis(), 1500);
         assert_eq!(t.since(t.plus(Duration::from_secs(1))), Duration::ZERO);
-        assert_eq!(Timestamp::from_millis(i64::MAX).plus(Duration::from_secs(1)).as_millis(), i64::MAX);
+        assert_eq!(
+            Timestamp::from_millis(i64::MAX)
+                .plus(Duration::from_secs(1))
+                .as_millis(),
+            i64::MAX
+        );
     }
 }

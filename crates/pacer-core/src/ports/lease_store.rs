@@ -76,9 +76,19 @@ pub trait LeaseStore: Send + Sync {
         claims: &[Claim],
     ) -> Result<LeaseGrant, PortError>;
     /// Renews the lease for one call and stamps the call start.
-    async fn begin_call(&self, lease: &Lease, now: Timestamp, ttl: Duration) -> Result<bool, PortError>;
+    async fn begin_call(
+        &self,
+        lease: &Lease,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<bool, PortError>;
     /// Frees the lease, storing the breaker state.
-    async fn release(&self, lease: &Lease, breaker: BreakerState, now: Timestamp) -> Result<(), PortError>;
+    async fn release(
+        &self,
+        lease: &Lease,
+        breaker: BreakerState,
+        now: Timestamp,
+    ) -> Result<(), PortError>;
     /// The provider's lease row, held or not, for operators.
     async fn inspect(&self, provider: &ProviderId) -> Result<Option<Lease>, PortError>;
 }

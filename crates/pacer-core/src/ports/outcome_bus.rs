@@ -1,7 +1,7 @@
 //! The outcome bus: workers publish attempt outcomes, the results service consumes them.
 
 use crate::error::PortError;
-use crate::ports::Delivery;
+use crate::ports::{Delivery, QueueDepth};
 use crate::schema::OutcomeEvent;
 use async_trait::async_trait;
 use std::time::Duration;
@@ -17,8 +17,15 @@ use std::time::Duration;
 pub trait OutcomeBus: Send + Sync {
     /// Publishes events.
     async fn publish(&self, events: &[OutcomeEvent]) -> Result<(), PortError>;
-    /// Takes up to `max` deliveries, hidden for `visibility`.
-    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Delivery>, PortError>;
+    /// Takes up to `max` deliveries, hidden for `visibility`, waiting up to `wait` for some.
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Delivery>, PortError>;
     /// Acknowledges processed deliveries by receipt.
     async fn ack(&self, receipts: &[String]) -> Result<(), PortError>;
+    /// Deliveries waiting and in flight.
+    async fn depth(&self) -> Result<QueueDepth, PortError>;
 }

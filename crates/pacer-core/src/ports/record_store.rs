@@ -98,7 +98,11 @@ pub struct StoredResult {
 #[async_trait]
 pub trait RecordStore: Send + Sync {
     /// Stores new records as `pending`.
-    async fn insert(&self, records: &[NewRecord], now: Timestamp) -> Result<InsertReport, PortError>;
+    async fn insert(
+        &self,
+        records: &[NewRecord],
+        now: Timestamp,
+    ) -> Result<InsertReport, PortError>;
     /// One record.
     async fn get(&self, id: &RecordId) -> Result<Option<Record>, PortError>;
     /// Records matching `filter`, ordered by id.
@@ -106,13 +110,26 @@ pub trait RecordStore: Send + Sync {
     /// Pending records per provider: the planner's input.
     async fn pending_load(&self) -> Result<Vec<(ProviderId, u64)>, PortError>;
     /// Applies a window plan to pending records.
-    async fn schedule(&self, plan: &WindowPlan, now: Timestamp) -> Result<ScheduleReport, PortError>;
+    async fn schedule(
+        &self,
+        plan: &WindowPlan,
+        now: Timestamp,
+    ) -> Result<ScheduleReport, PortError>;
     /// Records due for release.
-    async fn due(&self, now: Timestamp, stale_before: Timestamp, limit: usize) -> Result<Vec<Record>, PortError>;
+    async fn due(
+        &self,
+        now: Timestamp,
+        stale_before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Record>, PortError>;
     /// Marks released records queued.
     async fn mark_queued(&self, ids: &[RecordId], now: Timestamp) -> Result<(), PortError>;
     /// Applies attempt outcomes.
-    async fn apply_outcomes(&self, events: &[OutcomeEvent], now: Timestamp) -> Result<ApplyReport, PortError>;
+    async fn apply_outcomes(
+        &self,
+        events: &[OutcomeEvent],
+        now: Timestamp,
+    ) -> Result<ApplyReport, PortError>;
     /// A record's attempts, oldest first.
     async fn attempts(&self, id: &RecordId) -> Result<Vec<OutcomeEvent>, PortError>;
     /// A record's stored result.

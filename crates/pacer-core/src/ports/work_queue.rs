@@ -50,15 +50,21 @@ pub struct QueueDepth {
 ///   is in flight (received, not deleted, visibility not expired), and returns a
 ///   group's messages in send order. Received messages are hidden for `visibility`.
 ///   A message received more than the queue's receive limit is moved to the
-///   dead-letter queue instead of being returned.
+///   dead-letter queue instead of being returned. With nothing to return, it waits up
+///   to `wait` for messages (long polling) before returning an empty list.
 /// - `delete` of an unknown or already deleted receipt is not an error.
 /// - `release` makes messages visible again after `delay` (a change of visibility).
 #[async_trait]
 pub trait WorkQueue: Send + Sync {
     /// Enqueues messages.
     async fn send(&self, messages: &[WorkMessage]) -> Result<SendReport, PortError>;
-    /// Takes up to `max` messages.
-    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Delivery>, PortError>;
+    /// Takes up to `max` messages, waiting up to `wait` for some.
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Delivery>, PortError>;
     /// Deletes processed messages.
     async fn delete(&self, receipts: &[String]) -> Result<(), PortError>;
     /// Returns messages to the queue, visible after `delay`.

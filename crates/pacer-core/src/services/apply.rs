@@ -40,7 +40,9 @@ pub async fn apply_outcomes(ports: &Ports, deliveries: &[Delivery]) -> ApplyBatc
                     dead_lettered_at: ports.clock.now(),
                     body: d.body.clone(),
                 });
-                report.dispositions.push((d.message_id.clone(), Disposition::Done));
+                report
+                    .dispositions
+                    .push((d.message_id.clone(), Disposition::Done));
             }
         }
     }
@@ -50,24 +52,41 @@ pub async fn apply_outcomes(ports: &Ports, deliveries: &[Delivery]) -> ApplyBatc
             report.dispositions.retain(|(_, d)| *d != Disposition::Done);
             for p in &poison {
                 let id = p.id.trim_start_matches("msg:").to_owned();
-                report.dispositions.push((id, Disposition::Retry { delay: std::time::Duration::ZERO }));
+                report.dispositions.push((
+                    id,
+                    Disposition::Retry {
+                        delay: std::time::Duration::ZERO,
+                    },
+                ));
             }
         } else {
             report.poison = poison.len();
         }
     }
     let batch: Vec<OutcomeEvent> = events.iter().map(|(_, e)| e.clone()).collect();
-    let disposition = match ports.records.apply_outcomes(&batch, ports.clock.now()).await {
+    let disposition = match ports
+        .records
+        .apply_outcomes(&batch, ports.clock.now())
+        .await
+    {
         Ok(applied) => {
-            tracing::debug!(stored = applied.attempts_stored, duplicates = applied.duplicates, "outcomes applied");
+            tracing::debug!(
+                stored = applied.attempts_stored,
+                duplicates = applied.duplicates,
+                "outcomes applied"
+            );
             report.applied = batch.len();
             Disposition::Done
         }
         Err(err) => {
             tracing::warn!(error = %err, events = batch.len(), "could not apply outcomes; will retry");
-            Disposition::Retry { delay: std::time::Duration::from_secs(1) }
+            Disposition::Retry {
+                delay: std::time::Duration::from_secs(1),
+            }
         }
     };
-    report.dispositions.extend(events.into_iter().map(|(id, _)| (id, disposition)));
+    report
+        .dispositions
+        .extend(events.into_iter().map(|(id, _)| (id, disposition)));
     report
 }

@@ -34,12 +34,19 @@ pub struct PlanReport {
 /// operators read before a run. Providers without settings plan with no minimum interval.
 pub async fn forecast(ports: &Ports, request: &PlanRequest) -> Result<WindowPlan, PortError> {
     let load = ports.records.pending_load().await?;
-    let settings: HashMap<_, _> =
-        ports.providers.list_providers().await?.into_iter().map(|p| (p.id.clone(), p)).collect();
+    let settings: HashMap<_, _> = ports
+        .providers
+        .list_providers()
+        .await?
+        .into_iter()
+        .map(|p| (p.id.clone(), p))
+        .collect();
     let providers = load
         .into_iter()
         .map(|(provider, records)| ProviderLoad {
-            min_interval: settings.get(&provider).map_or(Duration::ZERO, |s| s.min_interval),
+            min_interval: settings
+                .get(&provider)
+                .map_or(Duration::ZERO, |s| s.min_interval),
             expected_latency: None,
             provider,
             records,
@@ -66,6 +73,14 @@ pub async fn plan_window(ports: &Ports, request: &PlanRequest) -> Result<PlanRep
             "records do not fit the window and are carried over"
         );
     }
-    tracing::info!(scheduled = report.scheduled, carried_over = report.carried_over, "window planned");
-    Ok(PlanReport { plan, scheduled: report.scheduled, carried_over: report.carried_over })
+    tracing::info!(
+        scheduled = report.scheduled,
+        carried_over = report.carried_over,
+        "window planned"
+    );
+    Ok(PlanReport {
+        plan,
+        scheduled: report.scheduled,
+        carried_over: report.carried_over,
+    })
 }

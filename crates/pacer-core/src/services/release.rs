@@ -21,7 +21,11 @@ pub struct ReleaseSettings {
 
 impl Default for ReleaseSettings {
     fn default() -> Self {
-        Self { batch: 500, stale_after: Duration::from_secs(15 * 60), deadline: None }
+        Self {
+            batch: 500,
+            stale_after: Duration::from_secs(15 * 60),
+            deadline: None,
+        }
     }
 }
 
@@ -39,7 +43,10 @@ pub struct ReleaseReport {
 /// Sends every due record to the work queue, then marks it queued. Sending first means a
 /// crash between the two steps only causes a re-send, which the queue deduplicates by
 /// `record_id#attempt`; the opposite order could leave a queued record with no message.
-pub async fn release_due(ports: &Ports, settings: &ReleaseSettings) -> Result<ReleaseReport, PortError> {
+pub async fn release_due(
+    ports: &Ports,
+    settings: &ReleaseSettings,
+) -> Result<ReleaseReport, PortError> {
     let mut report = ReleaseReport::default();
     loop {
         let now = ports.clock.now();
@@ -47,7 +54,10 @@ pub async fn release_due(ports: &Ports, settings: &ReleaseSettings) -> Result<Re
             report.more = true;
             return Ok(report);
         }
-        let due = ports.records.due(now, now.minus(settings.stale_after), settings.batch).await?;
+        let due = ports
+            .records
+            .due(now, now.minus(settings.stale_after), settings.batch)
+            .await?;
         if due.is_empty() {
             return Ok(report);
         }

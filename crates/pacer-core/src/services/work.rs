@@ -95,8 +95,17 @@ pub async fn process_batch(
     let mut poison = Vec::new();
     for (i, d) in deliveries.iter().enumerate() {
         match WorkMessage::decode(&d.body) {
-            Ok(m) if m.provider.as_str() == d.group => groups.entry(d.group.clone()).or_default().push((i, m)),
-            Ok(m) => poison.push((i, format!("message group {:?} differs from provider {:?}", d.group, m.provider.as_str()))),
+            Ok(m) if m.provider.as_str() == d.group => {
+                groups.entry(d.group.clone()).or_default().push((i, m))
+            }
+            Ok(m) => poison.push((
+                i,
+                format!(
+                    "message group {:?} differs from provider {:?}",
+                    d.group,
+                    m.provider.as_str()
+                ),
+            )),
             Err(e) => poison.push((i, e.to_string())),
         }
     }
@@ -120,18 +129,25 @@ pub async fn process_batch(
             .collect();
         let disposition = match ports.dead_letters.put(&entries).await {
             Ok(()) => Disposition::Done,
-            Err(_) => Disposition::Retry { delay: settings.retry_delay },
+            Err(_) => Disposition::Retry {
+                delay: settings.retry_delay,
+            },
         };
         dispositions.extend(poison.iter().map(|(i, _)| (*i, disposition)));
     }
-    let runs = groups.into_values().map(|messages| run_provider(ports, settings, messages, deadline));
+    let runs = groups
+        .into_values()
+        .map(|messages| run_provider(ports, settings, messages, deadline));
     let mut calls = 0;
     for (done, c) in join_all(runs).await {
         calls += c;
         dispositions.extend(done);
     }
     BatchReport {
-        dispositions: dispositions.into_iter().map(|(i, d)| (deliveries[i].message_id.clone(), d)).collect(),
+        dispositions: dispositions
+            .into_iter()
+            .map(|(i, d)| (deliveries[i].message_id.clone(), d))
+            .collect(),
         calls,
     }
 }
@@ -143,11 +159,21 @@ async fn run_provider(
     messages: Vec<(usize, WorkMessage)>,
     deadline: Option<Timestamp>,
 ) -> (Vec<(usize, Disposition)>, u32) {
-    let retry_all = |delay| messages.iter().map(|(i, _)| (*i, Disposition::Retry { delay })).collect();
+    let retry_all = |delay| {
+        messages
+            .iter()
+            .map(|(i, _)| (*i, Disposition::Retry { delay }))
+            .collect()
+    };
     let provider = messages[0].1.provider.clone();
     let provider_settings = match ports.providers.get_provider(&provider).await {
         Ok(Some(s)) => s,
-        Ok(None) => return (attempt::dead_letter_unconfigured(ports, settings, &messages).await, 0),
+        Ok(None) => {
+            return (
+                attempt::dead_letter_unconfigured(ports, settings, &messages).await,
+                0,
+            )
+        }
         Err(err) => {
             tracing::warn!(%provider, error = %err, "cannot read provider settings");
             return (retry_all(settings.retry_delay), 0);
@@ -156,13 +182,22 @@ async fn run_provider(
     let ttl = provider_settings.timeout + settings.lease_margin;
     let claims: Vec<Claim> = messages
         .iter()
-        .map(|(_, m)| Claim { record_id: m.record_id.clone(), attempt: m.attempt })
+        .map(|(_, m)| Claim {
+            record_id: m.record_id.clone(),
+            attempt: m.attempt,
+        })
         .collect();
     let holder = format!("{}:{}", settings.invocation_id, provider);
-    let (mut lease, eligible) = match ports.leases.acquire(&provider, &holder, ttl, ports.clock.now(), &claims).await {
+    let (mut lease, eligible) = match ports
+        .leases
+        .acquire(&provider, &holder, ttl, ports.clock.now(), &claims)
+        .await
+    {
         Ok(LeaseGrant::Granted { lease, eligible }) => (lease, eligible),
         Ok(LeaseGrant::Busy { expires_at }) => {
-            let wait = expires_at.since(ports.clock.now()).max(settings.retry_delay);
+            let wait = expires_at
+                .since(ports.clock.now())
+                .max(settings.retry_delay);
             tracing::info!(%provider, wait_ms = wait.as_millis() as u64, "provider lease busy; giving messages back");
             return (retry_all(wait), 0);
         }
@@ -177,7 +212,12 @@ async fn run_provider(
     let mut stopped = false;
     for ((i, message), eligible) in messages.iter().zip(eligible) {
         if stopped {
-            out.push((*i, Disposition::Retry { delay: settings.retry_delay }));
+            out.push((
+                *i,
+                Disposition::Retry {
+                    delay: settings.retry_delay,
+                },
+            ));
             continue;
         }
         if !eligible {
@@ -185,7 +225,14 @@ async fn run_provider(
             out.push((*i, Disposition::Done));
             continue;
         }
-        let mut run = attempt::MessageRun { ports, settings, provider: &provider_settings, lease: &mut lease, breaker: &mut breaker, deadline };
+        let mut run = attempt::MessageRun {
+            ports,
+            settings,
+            provider: &provider_settings,
+            lease: &mut lease,
+            breaker: &mut breaker,
+            deadline,
+        };
         match run.run(message).await {
             Ok(made) => {
                 calls += made;
@@ -195,11 +242,20 @@ async fn run_provider(
                 calls += made;
                 tracing::warn!(%provider, record_id = %message.record_id, reason = %stop, "giving back the rest of the provider's batch");
                 stopped = true;
-                out.push((*i, Disposition::Retry { delay: settings.retry_delay }));
+                out.push((
+                    *i,
+                    Disposition::Retry {
+                        delay: settings.retry_delay,
+                    },
+                ));
             }
         }
     }
-    if let Err(err) = ports.leases.release(&lease, breaker, ports.clock.now()).await {
+    if let Err(err) = ports
+        .leases
+        .release(&lease, breaker, ports.clock.now())
+        .await
+    {
         // The lease lapses on its own at expires_at; nothing is lost.
         tracing::warn!(%provider, error = %err, "could not release the lease; it will expire");
     }
@@ -207,14 +263,24 @@ async fn run_provider(
 }
 
 /// Builds an outcome event skeleton for `message`.
-fn event(message: &WorkMessage, attempt: u32, settings: &WorkerSettings, token: u64, now: Timestamp) -> OutcomeEvent {
+fn event(
+    message: &WorkMessage,
+    attempt: u32,
+    settings: &WorkerSettings,
+    token: u64,
+    now: Timestamp,
+) -> OutcomeEvent {
     OutcomeEvent {
         v: OUTCOME_EVENT_VERSION,
         record_id: message.record_id.clone(),
         provider: message.provider.clone(),
         attempt,
         called: false,
-        request_summary: format!("{} {}", message.request.method.as_str(), message.request.path),
+        request_summary: format!(
+            "{} {}",
+            message.request.method.as_str(),
+            message.request.path
+        ),
         started_at: now,
         finished_at: now,
         latency_ms: 0,

@@ -55,7 +55,12 @@ impl MessageRun<'_> {
             }
             self.ports.gate.wait_turn().await;
             let started = clock.now();
-            match self.ports.leases.begin_call(self.lease, started, budget).await {
+            match self
+                .ports
+                .leases
+                .begin_call(self.lease, started, budget)
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => return self.finish_early(events, made, Stop::LeaseLost).await,
                 Err(err) => return self.finish_early(events, made, Stop::Port(err)).await,
@@ -77,9 +82,18 @@ impl MessageRun<'_> {
             calls += 1;
             let finished = clock.now();
             let verdict = classify(&result, finished);
-            *self.breaker = self.breaker.after_call(verdict.class(), finished, self.provider.breaker_policy());
+            *self.breaker =
+                self.breaker
+                    .after_call(verdict.class(), finished, self.provider.breaker_policy());
             let time_left = self.deadline.map(|d| d.since(finished));
-            let decision = policy.decide(&verdict, calls, short_used, time_left, budget, rand::random::<f64>());
+            let decision = policy.decide(
+                &verdict,
+                calls,
+                short_used,
+                time_left,
+                budget,
+                rand::random::<f64>(),
+            );
             let mut e = event(message, attempt, self.settings, self.lease.token, started);
             e.called = true;
             e.finished_at = finished;
@@ -98,7 +112,9 @@ impl MessageRun<'_> {
                 Decision::Succeed => NextState::Succeeded,
                 Decision::Fail => NextState::Failed,
                 Decision::RetryNow { .. } => NextState::Continue,
-                Decision::RetryLater { delay } => NextState::RetryWait { due_at: finished.plus(delay) },
+                Decision::RetryLater { delay } => NextState::RetryWait {
+                    due_at: finished.plus(delay),
+                },
                 Decision::DeadLetter => {
                     dead_letter = Some(DeadLetter {
                         id: format!("{}#{}", message.record_id, attempt),
@@ -130,20 +146,35 @@ impl MessageRun<'_> {
                 return Err((made, Stop::Port(err)));
             }
         }
-        self.ports.outcomes.publish(&events).await.map_err(|err| (made, Stop::Port(err)))?;
+        self.ports
+            .outcomes
+            .publish(&events)
+            .await
+            .map_err(|err| (made, Stop::Port(err)))?;
         Ok(made)
     }
 
     /// Stops before the next call. Attempts already made are published with the record
     /// due again shortly, so their numbers are never reused; with none made, the message
     /// is given back untouched.
-    async fn finish_early(&self, mut events: Vec<OutcomeEvent>, made: u32, stop: Stop) -> Result<u32, (u32, Stop)> {
+    async fn finish_early(
+        &self,
+        mut events: Vec<OutcomeEvent>,
+        made: u32,
+        stop: Stop,
+    ) -> Result<u32, (u32, Stop)> {
         let Some(last) = events.last_mut() else {
             return Err((made, stop));
         };
-        last.next = NextState::RetryWait { due_at: self.ports.clock.now().plus(self.settings.retry_delay) };
+        last.next = NextState::RetryWait {
+            due_at: self.ports.clock.now().plus(self.settings.retry_delay),
+        };
         tracing::info!(record_id = %last.record_id, reason = %stop, "stopping between short retries");
-        self.ports.outcomes.publish(&events).await.map_err(|err| (made, Stop::Port(err)))?;
+        self.ports
+            .outcomes
+            .publish(&events)
+            .await
+            .map_err(|err| (made, Stop::Port(err)))?;
         Ok(made)
     }
 }
@@ -168,12 +199,16 @@ fn describe(
                 Verdict::Success => None,
                 Verdict::Permanent { reason, .. } => Some(reason.clone()),
                 Verdict::Transient { retry_after, .. } => Some(match retry_after {
-                    Some(wait) => format!("HTTP {} (Retry-After {}s)", response.status, wait.as_secs()),
+                    Some(wait) => {
+                        format!("HTTP {} (Retry-After {}s)", response.status, wait.as_secs())
+                    }
                     None => format!("HTTP {}", response.status),
                 }),
             };
         }
-        Err(TransportFailure::Timeout) => e.detail = Some(format!("no answer within {:?}", provider.timeout)),
+        Err(TransportFailure::Timeout) => {
+            e.detail = Some(format!("no answer within {:?}", provider.timeout))
+        }
         Err(failure) => e.detail = Some(format!("transport failure: {failure:?}")),
     }
 }
@@ -186,7 +221,12 @@ pub(super) async fn dead_letter_unconfigured(
     messages: &[(usize, WorkMessage)],
 ) -> Vec<(usize, Disposition)> {
     let now = ports.clock.now();
-    let reason = |m: &WorkMessage| format!("provider {:?} is not configured; configure it, then replay", m.provider.as_str());
+    let reason = |m: &WorkMessage| {
+        format!(
+            "provider {:?} is not configured; configure it, then replay",
+            m.provider.as_str()
+        )
+    };
     let entries: Vec<DeadLetter> = messages
         .iter()
         .map(|(_, m)| DeadLetter {
@@ -214,6 +254,12 @@ pub(super) async fn dead_letter_unconfigured(
         Ok(()) => ports.outcomes.publish(&events).await.is_ok(),
         Err(_) => false,
     };
-    let disposition = if done { Disposition::Done } else { Disposition::Retry { delay: settings.retry_delay } };
+    let disposition = if done {
+        Disposition::Done
+    } else {
+        Disposition::Retry {
+            delay: settings.retry_delay,
+        }
+    };
     messages.iter().map(|(i, _)| (*i, disposition)).collect()
 }

@@ -1,0 +1,301 @@
+//! Opening the file, the schema, and the one connection every port shares.
+
+use pacer_core::ports::{ApiCaller, Ports, RateGate};
+use pacer_core::{Clock, PortError};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// The schema version this build writes. Opening a file with a newer one is refused.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    request TEXT NOT NULL,
+    state TEXT NOT NULL,
+    due_at INTEGER,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    calls INTEGER NOT NULL DEFAULT 0,
+    note TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+-- Sparse indexes: finished records are in none of them, so release never scans them.
+CREATE INDEX IF NOT EXISTS records_due ON records(due_at) WHERE state IN ('scheduled', 'retry_wait');
+CREATE INDEX IF NOT EXISTS records_stale ON records(updated_at) WHERE state IN ('queued', 'in_flight');
+CREATE INDEX IF NOT EXISTS records_pending ON records(provider) WHERE state = 'pending';
+CREATE TABLE IF NOT EXISTS attempts (
+    record_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (record_id, attempt)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS results (
+    record_id TEXT PRIMARY KEY,
+    attempt INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    stored_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS providers (id TEXT PRIMARY KEY, settings TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (
+    provider TEXT PRIMARY KEY,
+    holder TEXT,
+    token INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    last_call_started_at INTEGER,
+    breaker TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS queue_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    grp TEXT,
+    body TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    visible_at INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT
+);
+CREATE INDEX IF NOT EXISTS queue_by_group ON queue_messages(queue, grp, id);
+CREATE INDEX IF NOT EXISTS queue_by_visibility ON queue_messages(queue, visible_at, id);
+CREATE UNIQUE INDEX IF NOT EXISTS queue_by_receipt ON queue_messages(receipt) WHERE receipt IS NOT NULL;
+-- One row per non-empty FIFO group: whether it is blocked by in-flight messages.
+CREATE TABLE IF NOT EXISTS queue_groups (
+    queue TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    head INTEGER NOT NULL,
+    inflight INTEGER NOT NULL DEFAULT 0,
+    hidden_until INTEGER NOT NULL DEFAULT 0,
+    held_until INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (queue, grp)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS queue_groups_by_head ON queue_groups(queue, head);
+CREATE TABLE IF NOT EXISTS queue_dedup (
+    queue TEXT NOT NULL,
+    dedup_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (queue, dedup_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id TEXT PRIMARY KEY,
+    record_id TEXT,
+    provider TEXT,
+    error_class TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    dead_lettered_at INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_by_time ON dead_letters(dead_lettered_at, id);
+"#;
+
+/// Tunables of the embedded backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedOptions {
+    /// Receives of one work message before it is redriven to the dead-letter queue.
+    pub work_max_receives: u32,
+    /// Receives of one outcome delivery before it is dead-lettered.
+    pub outcome_max_receives: u32,
+    /// How long a deduplication id is remembered (SQS FIFO: 5 minutes).
+    pub dedup_window: Duration,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        Self {
+            work_max_receives: 10,
+            outcome_max_receives: 10,
+            dedup_window: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The file could not be opened as a pacer database.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// SQLite refused (missing folder, permissions, not a database).
+    #[error("cannot open {path} as a SQLite database")]
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Written by a newer pacer.
+    #[error(
+        "{path} has schema version {found}; this pacer reads up to {SCHEMA_VERSION}: upgrade pacer"
+    )]
+    NewerSchema {
+        /// The file.
+        path: PathBuf,
+        /// The version found.
+        found: i64,
+    },
+}
+
+/// State shared by every port of one open file.
+pub(crate) struct Shared {
+    conn: Mutex<Connection>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) options: EmbeddedOptions,
+    /// Wakes long-polling receivers when messages arrive or groups unblock.
+    pub(crate) queue_changed: Notify,
+}
+
+impl Shared {
+    /// Locks the connection. A poisoned lock only means another task panicked mid-call;
+    /// SQLite rolled that transaction back, so the connection is still consistent.
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in one immediate transaction.
+    pub(crate) fn write<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, PortError>,
+    ) -> Result<T, PortError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| sql_error(operation, e))?;
+        let value = f(&tx)?;
+        tx.commit().map_err(|e| sql_error(operation, e))?;
+        Ok(value)
+    }
+}
+
+/// Maps a SQLite error to the port error that says what to do.
+pub(crate) fn sql_error(operation: &'static str, e: rusqlite::Error) -> PortError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => PortError::Unavailable {
+            operation,
+            source: Box::new(e),
+        },
+        _ => PortError::Backend {
+            operation,
+            source: Box::new(e),
+        },
+    }
+}
+
+/// Maps unreadable stored JSON to [`PortError::Corrupt`].
+pub(crate) fn corrupt(operation: &'static str, what: &str, e: impl std::fmt::Display) -> PortError {
+    PortError::Corrupt {
+        operation,
+        detail: format!("{what}: {e}"),
+    }
+}
+
+/// An open pacer database: implements the record store, lease store, provider directory
+/// and dead-letter queue itself, and hands out the work queue and outcome bus.
+#[derive(Clone)]
+pub struct Embedded {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Embedded {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+        options: EmbeddedOptions,
+    ) -> Result<Self, OpenError> {
+        let wrap = |source| OpenError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(wrap)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(wrap)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
+        )
+        .map_err(wrap)?;
+        conn.execute_batch(SCHEMA).map_err(wrap)?;
+        let found: Option<i64> = conn
+            .query_row(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .or_else(|e| {
+                if e == rusqlite::Error::QueryReturnedNoRows {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(wrap)?;
+        match found {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(OpenError::NewerSchema {
+                    path: path.to_owned(),
+                    found: v,
+                })
+            }
+            Some(_) => {}
+            None => {
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+                    [SCHEMA_VERSION.to_string()],
+                )
+                .map_err(wrap)?;
+            }
+        }
+        Ok(Self {
+            shared: Arc::new(Shared {
+                conn: Mutex::new(conn),
+                clock,
+                options,
+                queue_changed: Notify::new(),
+            }),
+        })
+    }
+
+    /// The FIFO work queue in this file.
+    pub fn work_queue(&self) -> crate::SqliteWorkQueue {
+        crate::SqliteWorkQueue::new(Arc::clone(&self.shared))
+    }
+
+    /// The outcome bus in this file.
+    pub fn outcome_bus(&self) -> crate::SqliteOutcomeBus {
+        crate::SqliteOutcomeBus::new(Arc::clone(&self.shared))
+    }
+
+    /// Every port, with the given API caller and rate gate.
+    pub fn ports(&self, caller: Arc<dyn ApiCaller>, gate: Arc<dyn RateGate>) -> Ports {
+        let me = Arc::new(self.clone());
+        Ports {
+            records: Arc::clone(&me) as _,
+            leases: Arc::clone(&me) as _,
+            providers: Arc::clone(&me) as _,
+            dead_letters: me as _,
+            work: Arc::new(self.work_queue()),
+            outcomes: Arc::new(self.outcome_bus()),
+            caller,
+            clock: Arc::clone(&self.shared.clock),
+            gate,
+        }
+    }
+
+    /// Copies the database into `target` (a consistent snapshot, usable while running).
+    pub fn backup_to(&self, target: &Path) -> Result<(), PortError> {
+        let conn = self.shared.conn();
+        conn.execute("VACUUM INTO ?1", [target.to_string_lossy()])
+            .map_err(|e| sql_error("backup", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,481 @@
+//! Queues in SQLite with SQS semantics: the FIFO work queue and the outcome bus.
+//!
+//! A FIFO queue keeps one `queue_groups` row per non-empty group. A group is blocked
+//! while any of its messages is in flight (`inflight > 0` and `hidden_until > now`) or
+//! was given back with a delay (`held_until > now`); once the visibility timeout passes,
+//! its messages are visible again at the head, in order. A message received more than the receive limit is redriven to the dead-letter
+//! queue instead of being returned. A standard queue (the outcome bus) has no groups.
+
+use crate::db::{sql_error, Shared};
+use pacer_core::classify::ErrorClass;
+use pacer_core::ports::{Delivery, OutcomeBus, QueueDepth, SendReport, WorkQueue};
+use pacer_core::schema::{OutcomeEvent, WorkMessage};
+use pacer_core::PortError;
+use rusqlite::{params, OptionalExtension, Transaction};
+use std::sync::Arc;
+use std::time::Duration;
+
+const WORK: &str = "work";
+const OUTCOMES: &str = "outcomes";
+
+/// The FIFO work queue (SQS FIFO "work" on AWS).
+pub struct SqliteWorkQueue {
+    shared: Arc<Shared>,
+}
+
+/// The outcome bus (SNS "outcomes" → SQS "results" on AWS).
+pub struct SqliteOutcomeBus {
+    shared: Arc<Shared>,
+}
+
+impl SqliteWorkQueue {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+impl SqliteOutcomeBus {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+/// A message to enqueue.
+struct Outgoing<'a> {
+    group: Option<&'a str>,
+    dedup_id: Option<String>,
+    body: String,
+}
+
+fn send(
+    shared: &Shared,
+    queue: &'static str,
+    messages: Vec<Outgoing<'_>>,
+) -> Result<SendReport, PortError> {
+    let now = shared.clock.now().as_millis();
+    let dedup_until = now + shared.options.dedup_window.as_millis() as i64;
+    let report = shared.write("queue send", |tx| {
+        let e = |err| sql_error("queue send", err);
+        let mut report = SendReport::default();
+        let mut seen = tx
+            .prepare_cached("SELECT expires_at FROM queue_dedup WHERE queue = ?1 AND dedup_id = ?2")
+            .map_err(e)?;
+        let mut remember = tx
+            .prepare_cached("INSERT OR REPLACE INTO queue_dedup (queue, dedup_id, expires_at) VALUES (?1, ?2, ?3)")
+            .map_err(e)?;
+        let mut insert = tx
+            .prepare_cached("INSERT INTO queue_messages (queue, grp, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?4)")
+            .map_err(e)?;
+        let mut group = tx
+            .prepare_cached(
+                "INSERT INTO queue_groups (queue, grp, head) VALUES (?1, ?2, ?3) ON CONFLICT (queue, grp) DO NOTHING",
+            )
+            .map_err(e)?;
+        for m in &messages {
+            if let Some(dedup) = &m.dedup_id {
+                let until: Option<i64> = seen.query_row(params![queue, dedup], |r| r.get(0)).optional().map_err(e)?;
+                if until.is_some_and(|t| t > now) {
+                    report.deduplicated += 1;
+                    continue;
+                }
+                remember.execute(params![queue, dedup, dedup_until]).map_err(e)?;
+            }
+            insert.execute(params![queue, m.group, m.body, now]).map_err(e)?;
+            if let Some(g) = m.group {
+                group.execute(params![queue, g, tx.last_insert_rowid()]).map_err(e)?;
+            }
+            report.sent += 1;
+        }
+        // Forget expired dedup ids now and then, in the same transaction.
+        if report.sent > 0 && tx.last_insert_rowid() % 64 == 0 {
+            tx.execute("DELETE FROM queue_dedup WHERE expires_at <= ?1", [now]).map_err(e)?;
+        }
+        Ok(report)
+    })?;
+    if report.sent > 0 {
+        shared.queue_changed.notify_waiters();
+    }
+    Ok(report)
+}
+
+/// One row taken by a receive.
+struct Taken {
+    id: i64,
+    group: Option<String>,
+    body: String,
+    receive_count: u32,
+}
+
+fn receive_once(
+    shared: &Shared,
+    queue: &'static str,
+    fifo: bool,
+    max: usize,
+    visibility: Duration,
+    max_receives: u32,
+) -> Result<Vec<Delivery>, PortError> {
+    let now = shared.clock.now().as_millis();
+    let hidden_until = now + visibility.as_millis() as i64;
+    shared.write("queue receive", |tx| {
+        let e = |err| sql_error("queue receive", err);
+        let candidates = if fifo { fifo_candidates(tx, queue, now, max)? } else { standard_candidates(tx, queue, now, max)? };
+        let mut out = Vec::with_capacity(candidates.len());
+        let mut per_group: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+        for row in candidates {
+            let count = row.receive_count + 1;
+            if count > max_receives {
+                redrive(tx, queue, &row, now)?;
+                continue;
+            }
+            let receipt = ulid::Ulid::new().to_string();
+            tx.prepare_cached("UPDATE queue_messages SET receive_count = ?2, visible_at = ?3, receipt = ?4 WHERE id = ?1")
+                .and_then(|mut s| s.execute(params![row.id, count, hidden_until, receipt]))
+                .map_err(e)?;
+            if let Some(g) = &row.group {
+                *per_group.entry(g.clone()).or_default() += 1;
+            }
+            out.push(Delivery {
+                message_id: row.id.to_string(),
+                receipt,
+                group: row.group.unwrap_or_default(),
+                body: row.body,
+                receive_count: count,
+            });
+        }
+        for (group, n) in per_group {
+            tx.prepare_cached("UPDATE queue_groups SET inflight = ?3, hidden_until = ?4 WHERE queue = ?1 AND grp = ?2")
+                .and_then(|mut s| s.execute(params![queue, group, n, hidden_until]))
+                .map_err(e)?;
+        }
+        Ok(out)
+    })
+}
+
+/// The first messages of unblocked groups, oldest group first, in group order.
+fn fifo_candidates(
+    tx: &Transaction<'_>,
+    queue: &str,
+    now: i64,
+    max: usize,
+) -> Result<Vec<Taken>, PortError> {
+    let e = |err| sql_error("queue receive", err);
+    let mut groups = tx
+        .prepare_cached(
+            "SELECT grp FROM queue_groups WHERE queue = ?1 AND (inflight = 0 OR hidden_until <= ?2) AND held_until <= ?2
+             ORDER BY head LIMIT ?3",
+        )
+        .map_err(e)?;
+    let names: Vec<String> = groups
+        .query_map(params![queue, now, max as i64], |r| r.get(0))
+        .map_err(e)?
+        .collect::<Result<_, _>>()
+        .map_err(e)?;
+    let mut rows = tx
+        .prepare_cached(
+            "SELECT id, body, receive_count FROM queue_messages WHERE queue = ?1 AND grp = ?2 ORDER BY id LIMIT ?3",
+        )
+        .map_err(e)?;
+    let mut out = Vec::new();
+    for g in names {
+        if out.len() >= max {
+            break;
+        }
+        let left = (max - out.len()) as i64;
+        let taken = rows
+            .query_map(params![queue, g, left], |r| {
+                Ok(Taken {
+                    id: r.get(0)?,
+                    group: Some(g.clone()),
+                    body: r.get(1)?,
+                    receive_count: r.get(2)?,
+                })
+            })
+            .map_err(e)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(e)?;
+        out.extend(taken);
+    }
+    Ok(out)
+}
+
+fn standard_candidates(
+    tx: &Transaction<'_>,
+    queue: &str,
+    now: i64,
+    max: usize,
+) -> Result<Vec<Taken>, PortError> {
+    let e = |err| sql_error("queue receive", err);
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT id, body, receive_count FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3",
+        )
+        .map_err(e)?;
+    let rows = stmt
+        .query_map(params![queue, now, max as i64], |r| {
+            Ok(Taken {
+                id: r.get(0)?,
+                group: None,
+                body: r.get(1)?,
+                receive_count: r.get(2)?,
+            })
+        })
+        .map_err(e)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(e)?;
+    Ok(rows)
+}
+
+/// Moves a message that exceeded the receive limit to the dead-letter queue.
+fn redrive(tx: &Transaction<'_>, queue: &str, row: &Taken, now: i64) -> Result<(), PortError> {
+    let e = |err| sql_error("queue redrive", err);
+    let (record_id, provider) = match WorkMessage::decode(&row.body) {
+        Ok(m) => (Some(m.record_id.to_string()), Some(m.provider.to_string())),
+        Err(_) => match OutcomeEvent::decode(&row.body) {
+            Ok(ev) => (
+                Some(ev.record_id.to_string()),
+                Some(ev.provider.to_string()),
+            ),
+            Err(_) => (None, row.group.clone()),
+        },
+    };
+    tracing::warn!(queue, message_id = row.id, record_id = ?record_id, "receive limit exceeded; redriving to the dead-letter queue");
+    tx.execute(
+        "INSERT OR IGNORE INTO dead_letters (id, record_id, provider, error_class, attempts, reason, dead_lettered_at, body)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)",
+        params![
+            format!("msg:{queue}:{}", row.id),
+            record_id,
+            provider,
+            ErrorClass::BadMessage.as_str(),
+            format!("{queue} message received {} times without being processed (receive limit)", row.receive_count),
+            now,
+            row.body
+        ],
+    )
+    .map_err(e)?;
+    delete_rows(tx, queue, &[row.id])
+}
+
+/// Deletes messages by id and unblocks / advances their groups.
+fn delete_rows(tx: &Transaction<'_>, queue: &str, ids: &[i64]) -> Result<(), PortError> {
+    let e = |err| sql_error("queue delete", err);
+    for id in ids {
+        let group: Option<Option<String>> = tx
+            .prepare_cached("DELETE FROM queue_messages WHERE id = ?1 RETURNING grp")
+            .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+            .map_err(e)?;
+        if let Some(Some(g)) = group {
+            settle_group(tx, queue, &g, true)?;
+        }
+    }
+    Ok(())
+}
+
+/// After a message of `group` left flight: lower the in-flight count, move the head,
+/// drop the row of an empty group.
+fn settle_group(
+    tx: &Transaction<'_>,
+    queue: &str,
+    group: &str,
+    deleted: bool,
+) -> Result<(), PortError> {
+    let e = |err| sql_error("queue settle", err);
+    if deleted {
+        let head: Option<i64> = tx
+            .prepare_cached("SELECT MIN(id) FROM queue_messages WHERE queue = ?1 AND grp = ?2")
+            .and_then(|mut s| s.query_row(params![queue, group], |r| r.get(0)))
+            .map_err(e)?;
+        match head {
+            None => {
+                tx.prepare_cached("DELETE FROM queue_groups WHERE queue = ?1 AND grp = ?2")
+                    .and_then(|mut s| s.execute(params![queue, group]))
+                    .map_err(e)?;
+                return Ok(());
+            }
+            Some(h) => {
+                tx.prepare_cached(
+                    "UPDATE queue_groups SET head = ?3 WHERE queue = ?1 AND grp = ?2",
+                )
+                .and_then(|mut s| s.execute(params![queue, group, h]))
+                .map_err(e)?;
+            }
+        }
+    }
+    tx.prepare_cached(
+        "UPDATE queue_groups SET inflight = MAX(inflight - 1, 0) WHERE queue = ?1 AND grp = ?2",
+    )
+    .and_then(|mut s| s.execute(params![queue, group]))
+    .map_err(e)?;
+    Ok(())
+}
+
+fn delete(shared: &Shared, queue: &'static str, receipts: &[String]) -> Result<(), PortError> {
+    shared.write("queue delete", |tx| {
+        let e = |err| sql_error("queue delete", err);
+        let mut find = tx
+            .prepare_cached("SELECT id FROM queue_messages WHERE receipt = ?1")
+            .map_err(e)?;
+        let mut ids = Vec::with_capacity(receipts.len());
+        for r in receipts {
+            if let Some(id) = find
+                .query_row([r], |row| row.get::<_, i64>(0))
+                .optional()
+                .map_err(e)?
+            {
+                ids.push(id);
+            }
+        }
+        delete_rows(tx, queue, &ids)
+    })?;
+    shared.queue_changed.notify_waiters();
+    Ok(())
+}
+
+fn release(
+    shared: &Shared,
+    queue: &'static str,
+    receipts: &[String],
+    delay: Duration,
+) -> Result<(), PortError> {
+    let visible_at = shared.clock.now().plus(delay).as_millis();
+    shared.write("queue release", |tx| {
+        let e = |err| sql_error("queue release", err);
+        for r in receipts {
+            let group: Option<Option<String>> = tx
+                .prepare_cached("UPDATE queue_messages SET visible_at = ?2, receipt = NULL WHERE receipt = ?1 RETURNING grp")
+                .and_then(|mut s| s.query_row(params![r, visible_at], |row| row.get(0)).optional())
+                .map_err(e)?;
+            if let Some(Some(g)) = group {
+                // The group stays blocked until the returned message is visible again.
+                tx.prepare_cached(
+                    "UPDATE queue_groups SET inflight = MAX(inflight - 1, 0), held_until = MAX(held_until, ?3)
+                     WHERE queue = ?1 AND grp = ?2",
+                )
+                .and_then(|mut s| s.execute(params![queue, g, visible_at]))
+                .map_err(e)?;
+            }
+        }
+        Ok(())
+    })?;
+    shared.queue_changed.notify_waiters();
+    Ok(())
+}
+
+fn depth(shared: &Shared, queue: &'static str) -> Result<QueueDepth, PortError> {
+    let now = shared.clock.now().as_millis();
+    let conn = shared.conn();
+    conn.query_row(
+        "SELECT COALESCE(SUM(visible_at <= ?2), 0), COALESCE(SUM(visible_at > ?2), 0) FROM queue_messages WHERE queue = ?1",
+        params![queue, now],
+        |r| Ok(QueueDepth { visible: r.get::<_, i64>(0)? as u64, in_flight: r.get::<_, i64>(1)? as u64 }),
+    )
+    .map_err(|e| sql_error("queue depth", e))
+}
+
+/// Receives, waiting up to `wait` for messages (long polling).
+async fn receive(
+    shared: &Shared,
+    queue: &'static str,
+    fifo: bool,
+    max: usize,
+    visibility: Duration,
+    max_receives: u32,
+    wait: Duration,
+) -> Result<Vec<Delivery>, PortError> {
+    let give_up = tokio::time::Instant::now() + wait;
+    loop {
+        let changed = shared.queue_changed.notified();
+        let got = receive_once(shared, queue, fifo, max, visibility, max_receives)?;
+        if !got.is_empty() || tokio::time::Instant::now() >= give_up {
+            return Ok(got);
+        }
+        // Woken by a send, delete or release; re-check now and then for visibility expiry.
+        let _ = tokio::time::timeout(Duration::from_millis(20).min(wait), changed).await;
+    }
+}
+
+#[async_trait::async_trait]
+impl WorkQueue for SqliteWorkQueue {
+    async fn send(&self, messages: &[WorkMessage]) -> Result<SendReport, PortError> {
+        let out = messages
+            .iter()
+            .map(|m| Outgoing {
+                group: Some(m.provider.as_str()),
+                dedup_id: Some(m.dedup_id()),
+                body: m.encode(),
+            })
+            .collect();
+        send(&self.shared, WORK, out)
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Delivery>, PortError> {
+        receive(
+            &self.shared,
+            WORK,
+            true,
+            max,
+            visibility,
+            self.shared.options.work_max_receives,
+            wait,
+        )
+        .await
+    }
+
+    async fn delete(&self, receipts: &[String]) -> Result<(), PortError> {
+        delete(&self.shared, WORK, receipts)
+    }
+
+    async fn release(&self, receipts: &[String], delay: Duration) -> Result<(), PortError> {
+        release(&self.shared, WORK, receipts, delay)
+    }
+
+    async fn depth(&self) -> Result<QueueDepth, PortError> {
+        depth(&self.shared, WORK)
+    }
+}
+
+#[async_trait::async_trait]
+impl OutcomeBus for SqliteOutcomeBus {
+    async fn publish(&self, events: &[OutcomeEvent]) -> Result<(), PortError> {
+        let out = events
+            .iter()
+            .map(|ev| Outgoing {
+                group: None,
+                dedup_id: None,
+                body: ev.encode(),
+            })
+            .collect();
+        send(&self.shared, OUTCOMES, out).map(|_| ())
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Delivery>, PortError> {
+        receive(
+            &self.shared,
+            OUTCOMES,
+            false,
+            max,
+            visibility,
+            self.shared.options.outcome_max_receives,
+            wait,
+        )
+        .await
+    }
+
+    async fn ack(&self, receipts: &[String]) -> Result<(), PortError> {
+        delete(&self.shared, OUTCOMES, receipts)
+    }
+
+    async fn depth(&self) -> Result<QueueDepth, PortError> {
+        depth(&self.shared, OUTCOMES)
+    }
+}
