@@ -28,6 +28,20 @@ pub struct ProviderSettings {
     /// Cap on durable retry delays.
     #[serde(with = "humantime_serde")]
     pub backoff_max: Duration,
+    /// Consecutive provider-down failures that open the circuit breaker.
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: u32,
+    /// How long an open breaker waits before a probe call.
+    #[serde(default = "default_breaker_cooldown", with = "humantime_serde")]
+    pub breaker_cooldown: Duration,
+}
+
+fn default_breaker_failures() -> u32 {
+    BreakerPolicy::default().failure_threshold
+}
+
+fn default_breaker_cooldown() -> Duration {
+    BreakerPolicy::default().cooldown
 }
 
 impl ProviderSettings {
@@ -41,6 +55,8 @@ impl ProviderSettings {
             max_attempts: 8,
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(15 * 60),
+            breaker_failures: default_breaker_failures(),
+            breaker_cooldown: default_breaker_cooldown(),
         }
     }
 
@@ -54,9 +70,12 @@ impl ProviderSettings {
         }
     }
 
-    /// The breaker policy for this provider (one policy for all providers for now).
+    /// The breaker policy for this provider.
     pub fn breaker_policy(&self) -> BreakerPolicy {
-        BreakerPolicy::default()
+        BreakerPolicy {
+            failure_threshold: self.breaker_failures.max(1),
+            cooldown: self.breaker_cooldown,
+        }
     }
 
     /// The URL for a request path: `base_url` without its trailing `/`, then `path`.

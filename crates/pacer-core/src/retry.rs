@@ -43,7 +43,9 @@ impl Default for RetryPolicy {
             backoff_max: Duration::from_secs(15 * 60),
             short_retries: 2,
             short_base: Duration::from_millis(50),
-            short_max: Duration::from_secs(1),
+            // A longer wait would hold the provider's lease idle; such a record steps
+            // aside as a durable retry and the provider's other records go on.
+            short_max: Duration::from_millis(250),
         }
     }
 }

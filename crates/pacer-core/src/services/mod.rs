@@ -9,4 +9,4 @@ pub mod work;
 pub use apply::{apply_outcomes, ApplyBatchReport};
 pub use plan::{forecast, plan_window, PlanReport, PlanRequest};
 pub use release::{release_due, ReleaseReport, ReleaseSettings};
-pub use work::{process_batch, BatchReport, Disposition, WorkerSettings};
+pub use work::{process_batch, BatchReport, Deadline, Disposition, WorkerSettings};

@@ -13,6 +13,8 @@ use crate::schema::{NextState, OutcomeEvent, WorkMessage, OUTCOME_EVENT_VERSION}
 use crate::time::Timestamp;
 use futures::future::join_all;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How a worker behaves.
@@ -34,6 +36,42 @@ impl Default for WorkerSettings {
             lease_margin: Duration::from_secs(5),
             retry_delay: Duration::from_secs(1),
         }
+    }
+}
+
+/// When the current invocation must stop starting calls. Shared and settable, so a
+/// graceful shutdown can move it to "now" while batches are running.
+#[derive(Debug, Clone)]
+pub struct Deadline(Arc<AtomicI64>);
+
+impl Deadline {
+    /// No deadline.
+    pub fn none() -> Self {
+        Self(Arc::new(AtomicI64::new(i64::MAX)))
+    }
+
+    /// A deadline at `t` (e.g. the Lambda context's deadline).
+    pub fn at(t: Timestamp) -> Self {
+        Self(Arc::new(AtomicI64::new(t.as_millis())))
+    }
+
+    /// Moves the deadline.
+    pub fn set(&self, t: Timestamp) {
+        self.0.store(t.as_millis(), Ordering::SeqCst);
+    }
+
+    /// The deadline, if any.
+    pub fn get(&self) -> Option<Timestamp> {
+        match self.0.load(Ordering::SeqCst) {
+            i64::MAX => None,
+            ms => Some(Timestamp::from_millis(ms)),
+        }
+    }
+}
+
+impl Default for Deadline {
+    fn default() -> Self {
+        Self::none()
     }
 }
 
@@ -83,12 +121,12 @@ enum Stop {
     OutOfTime,
 }
 
-/// Processes a batch of deliveries. `deadline` is when the invocation must be done.
+/// Processes a batch of deliveries. No call starts that could outlast `deadline`.
 pub async fn process_batch(
     ports: &Ports,
     settings: &WorkerSettings,
     deliveries: &[Delivery],
-    deadline: Option<Timestamp>,
+    deadline: &Deadline,
 ) -> BatchReport {
     let mut dispositions: BTreeMap<usize, Disposition> = BTreeMap::new();
     let mut groups: BTreeMap<String, Vec<(usize, WorkMessage)>> = BTreeMap::new();
@@ -157,7 +195,7 @@ async fn run_provider(
     ports: &Ports,
     settings: &WorkerSettings,
     messages: Vec<(usize, WorkMessage)>,
-    deadline: Option<Timestamp>,
+    deadline: &Deadline,
 ) -> (Vec<(usize, Disposition)>, u32) {
     let retry_all = |delay| {
         messages

@@ -8,7 +8,6 @@ use crate::ports::{ApiCall, DeadLetter, Lease, Ports};
 use crate::provider::ProviderSettings;
 use crate::retry::Decision;
 use crate::schema::{NextState, OutcomeEvent, WorkMessage};
-use crate::time::Timestamp;
 
 /// Everything one message's run needs; borrowed from the provider's run.
 pub(super) struct MessageRun<'a> {
@@ -17,7 +16,7 @@ pub(super) struct MessageRun<'a> {
     pub(super) provider: &'a ProviderSettings,
     pub(super) lease: &'a mut Lease,
     pub(super) breaker: &'a mut BreakerState,
-    pub(super) deadline: Option<Timestamp>,
+    pub(super) deadline: &'a super::Deadline,
 }
 
 impl MessageRun<'_> {
@@ -44,7 +43,7 @@ impl MessageRun<'_> {
                 events.push(e);
                 break;
             }
-            if self.deadline.is_some_and(|d| now.plus(budget) > d) {
+            if self.deadline.get().is_some_and(|d| now.plus(budget) > d) {
                 return self.finish_early(events, made, Stop::OutOfTime).await;
             }
             if let Some(last) = self.lease.last_call_started_at {
@@ -85,7 +84,7 @@ impl MessageRun<'_> {
             *self.breaker =
                 self.breaker
                     .after_call(verdict.class(), finished, self.provider.breaker_policy());
-            let time_left = self.deadline.map(|d| d.since(finished));
+            let time_left = self.deadline.get().map(|d| d.since(finished));
             let decision = policy.decide(
                 &verdict,
                 calls,

@@ -1,0 +1,25 @@
+//! Opening the embedded backend with the real HTTP caller.
+
+use anyhow::Context as _;
+use pacer_core::ports::{Ports, RateGate, Unlimited};
+use pacer_core::SystemClock;
+use pacer_embedded::{Embedded, EmbeddedOptions};
+use pacer_http::HttpCaller;
+use pacer_local::GovernorGate;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Opens `db` (creating it) and wires every port; `global_rate` caps calls per second.
+pub fn open(db: &Path, global_rate: Option<f64>) -> anyhow::Result<(Embedded, Ports)> {
+    let embedded = Embedded::open(db, Arc::new(SystemClock), EmbeddedOptions::default())
+        .with_context(|| format!("opening database {}", db.display()))?;
+    let caller = HttpCaller::new(4).context("building the HTTP client")?;
+    let gate: Arc<dyn RateGate> = match global_rate {
+        Some(rate) => {
+            Arc::new(GovernorGate::new(rate).context("global_rate must be a positive number")?)
+        }
+        None => Arc::new(Unlimited),
+    };
+    let ports = embedded.ports(Arc::new(caller), gate);
+    Ok((embedded, ports))
+}

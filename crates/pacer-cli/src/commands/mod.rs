@@ -1,0 +1,6 @@
+//! The operator commands.
+
+pub mod import;
+pub mod run;
+pub mod status;
+pub mod trace;

@@ -1,0 +1,15 @@
+//! The `pacer` command line, as a library so the end-to-end suites drive exactly what
+//! operators run.
+//!
+//! `main.rs` parses arguments and sets up logging; everything else is here: the config
+//! file, opening the embedded backend, the demo, the local runtime loop, and the
+//! operator commands.
+
+pub mod args;
+pub mod backend;
+pub mod commands;
+pub mod config;
+pub mod demo;
+pub mod drive;
+pub mod summary;
+pub mod timeline;

@@ -1,0 +1,316 @@
+//! The loops: release tick, worker pollers, results poller; graceful shutdown.
+
+use pacer_core::ports::Ports;
+use pacer_core::services::{self, Deadline, Disposition, ReleaseSettings, WorkerSettings};
+use pacer_core::{PortError, RecordState, Timestamp};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How the runtime drives the services.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeConfig {
+    /// Concurrent worker pollers (each processes one batch at a time; providers in a
+    /// batch run concurrently).
+    pub workers: usize,
+    /// Messages per receive (SQS allows up to 10).
+    pub batch_size: usize,
+    /// Work message visibility timeout; keep it above the longest batch.
+    pub visibility: Duration,
+    /// Long-poll wait of an empty receive.
+    pub poll_wait: Duration,
+    /// Release tick period.
+    pub release_every: Duration,
+    /// Outcome deliveries applied per store call.
+    pub results_batch: usize,
+    /// The release service's settings.
+    pub release: ReleaseSettings,
+    /// The worker service's settings.
+    pub worker: WorkerSettings,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            workers: 32,
+            batch_size: 10,
+            visibility: Duration::from_secs(300),
+            poll_wait: Duration::from_millis(200),
+            release_every: Duration::from_millis(100),
+            results_batch: 200,
+            release: ReleaseSettings::default(),
+            worker: WorkerSettings::default(),
+        }
+    }
+}
+
+/// Counters, readable while running.
+#[derive(Debug, Default)]
+pub struct RuntimeStats {
+    /// HTTP calls made.
+    pub calls: AtomicU64,
+    /// Work batches processed.
+    pub batches: AtomicU64,
+    /// Messages released into the work queue.
+    pub released: AtomicU64,
+    /// Outcome events applied.
+    pub applied: AtomicU64,
+    /// Port errors seen by the loops (each retried).
+    pub port_errors: AtomicU64,
+}
+
+/// A running runtime.
+pub struct Runtime {
+    stop: watch::Sender<bool>,
+    drain: watch::Sender<bool>,
+    deadline: Deadline,
+    producers: Vec<JoinHandle<()>>,
+    results: JoinHandle<()>,
+    stats: Arc<RuntimeStats>,
+    clock_now: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+}
+
+impl Runtime {
+    /// Starts the loops on the current tokio runtime.
+    pub fn start(ports: Ports, config: RuntimeConfig) -> Self {
+        let (stop, stop_rx) = watch::channel(false);
+        let (drain, drain_rx) = watch::channel(false);
+        let stats = Arc::new(RuntimeStats::default());
+        let deadline = Deadline::none();
+        let mut producers = Vec::with_capacity(config.workers + 1);
+        producers.push(tokio::spawn(release_loop(
+            ports.clone(),
+            config.clone(),
+            stop_rx.clone(),
+            Arc::clone(&stats),
+        )));
+        for _ in 0..config.workers.max(1) {
+            producers.push(tokio::spawn(worker_loop(
+                ports.clone(),
+                config.clone(),
+                deadline.clone(),
+                stop_rx.clone(),
+                Arc::clone(&stats),
+            )));
+        }
+        let results = tokio::spawn(results_loop(
+            ports.clone(),
+            config,
+            drain_rx,
+            Arc::clone(&stats),
+        ));
+        let clock = Arc::clone(&ports.clock);
+        Self {
+            stop,
+            drain,
+            deadline,
+            producers,
+            results,
+            stats,
+            clock_now: Arc::new(move || clock.now()),
+        }
+    }
+
+    /// Live counters.
+    pub fn stats(&self) -> Arc<RuntimeStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Graceful stop: no new calls start, calls under way finish and are recorded, the
+    /// unprocessed rest of each batch goes back to the queue, and every published
+    /// outcome is applied before this returns.
+    pub async fn shutdown(self) {
+        self.deadline.set((self.clock_now)());
+        let _ = self.stop.send(true);
+        for handle in self.producers {
+            let _ = handle.await;
+        }
+        let _ = self.drain.send(true);
+        let _ = self.results.await;
+    }
+
+    /// Stops every loop at once, mid-call, as a crash would. For tests of recovery.
+    pub fn abort(self) {
+        for handle in &self.producers {
+            handle.abort();
+        }
+        self.results.abort();
+    }
+}
+
+async fn release_loop(
+    ports: Ports,
+    config: RuntimeConfig,
+    mut stop: watch::Receiver<bool>,
+    stats: Arc<RuntimeStats>,
+) {
+    let mut tick = tokio::time::interval(config.release_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match services::release_due(&ports, &config.release).await {
+            Ok(r) => {
+                stats
+                    .released
+                    .fetch_add(r.released as u64, Ordering::Relaxed);
+            }
+            Err(err) => {
+                stats.port_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %err, "release tick failed; next tick retries");
+            }
+        }
+    }
+}
+
+async fn worker_loop(
+    ports: Ports,
+    config: RuntimeConfig,
+    deadline: Deadline,
+    mut stop: watch::Receiver<bool>,
+    stats: Arc<RuntimeStats>,
+) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let received = tokio::select! {
+            r = ports.work.receive(config.batch_size, config.visibility, config.poll_wait) => r,
+            _ = stop.changed() => return,
+        };
+        let deliveries = match received {
+            Ok(d) if d.is_empty() => continue,
+            Ok(d) => d,
+            Err(err) => {
+                stats.port_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %err, "work receive failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let report = services::process_batch(&ports, &config.worker, &deliveries, &deadline).await;
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats
+            .calls
+            .fetch_add(u64::from(report.calls), Ordering::Relaxed);
+        let receipts: HashMap<&str, &str> = deliveries
+            .iter()
+            .map(|d| (d.message_id.as_str(), d.receipt.as_str()))
+            .collect();
+        if let Err(err) = settle(&ports, &receipts, &report.dispositions).await {
+            stats.port_errors.fetch_add(1, Ordering::Relaxed);
+            // The messages reappear after their visibility timeout; the lifecycle
+            // recognises them as done or stale then.
+            tracing::warn!(error = %err, "could not settle work messages");
+        }
+    }
+}
+
+/// Deletes finished messages and gives the others back with their delays.
+async fn settle(
+    ports: &Ports,
+    receipts: &HashMap<&str, &str>,
+    dispositions: &[(String, Disposition)],
+) -> Result<(), PortError> {
+    let mut done = Vec::new();
+    let mut retry: HashMap<Duration, Vec<String>> = HashMap::new();
+    for (id, d) in dispositions {
+        let Some(receipt) = receipts.get(id.as_str()) else {
+            continue;
+        };
+        match d {
+            Disposition::Done => done.push((*receipt).to_owned()),
+            Disposition::Retry { delay } => {
+                retry.entry(*delay).or_default().push((*receipt).to_owned())
+            }
+        }
+    }
+    if !done.is_empty() {
+        ports.work.delete(&done).await?;
+    }
+    for (delay, receipts) in retry {
+        ports.work.release(&receipts, delay).await?;
+    }
+    Ok(())
+}
+
+async fn results_loop(
+    ports: Ports,
+    config: RuntimeConfig,
+    drain: watch::Receiver<bool>,
+    stats: Arc<RuntimeStats>,
+) {
+    loop {
+        let draining = *drain.borrow();
+        let wait = if draining {
+            Duration::ZERO
+        } else {
+            config.poll_wait
+        };
+        let deliveries = match ports
+            .outcomes
+            .receive(config.results_batch, Duration::from_secs(30), wait)
+            .await
+        {
+            Ok(d) => d,
+            Err(err) => {
+                stats.port_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %err, "outcome receive failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        if deliveries.is_empty() {
+            if draining {
+                return;
+            }
+            continue;
+        }
+        let report = services::apply_outcomes(&ports, &deliveries).await;
+        stats
+            .applied
+            .fetch_add(report.applied as u64, Ordering::Relaxed);
+        let receipts: HashMap<&str, &str> = deliveries
+            .iter()
+            .map(|d| (d.message_id.as_str(), d.receipt.as_str()))
+            .collect();
+        let done: Vec<String> = report
+            .dispositions
+            .iter()
+            .filter(|(_, d)| *d == Disposition::Done)
+            .filter_map(|(id, _)| receipts.get(id.as_str()).map(|r| (*r).to_owned()))
+            .collect();
+        if let Err(err) = ports.outcomes.ack(&done).await {
+            stats.port_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %err, "could not ack outcomes; they will be applied again, harmlessly");
+        }
+    }
+}
+
+/// Whether nothing is left to do before `window_end`: no record queued or in flight, none
+/// due by then, and both queues empty. Records still pending were carried over.
+pub async fn is_idle(ports: &Ports, window_end: Timestamp) -> Result<bool, PortError> {
+    let counts = ports.records.counts().await?;
+    if counts
+        .iter()
+        .any(|c| matches!(c.state, RecordState::Queued | RecordState::InFlight) && c.count > 0)
+    {
+        return Ok(false);
+    }
+    if !ports
+        .records
+        .due(window_end, Timestamp::from_millis(i64::MIN), 1)
+        .await?
+        .is_empty()
+    {
+        return Ok(false);
+    }
+    let work = ports.work.depth().await?;
+    let outcomes = ports.outcomes.depth().await?;
+    Ok(work.visible + work.in_flight + outcomes.visible + outcomes.in_flight == 0)
+}
