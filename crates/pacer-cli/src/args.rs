@@ -91,8 +91,8 @@ pub struct DemoArgs {
     /// Where to write the HTML timeline of calls per provider.
     #[arg(long, default_value = "pacer-demo-timeline.html")]
     pub timeline: PathBuf,
-    /// Concurrent worker pollers.
-    #[arg(long, default_value_t = 32)]
+    /// Provider batches processed at once (at least the number of busy providers).
+    #[arg(long, default_value_t = 64)]
     pub workers: usize,
     /// Seed for the mock API's faults.
     #[arg(long, default_value_t = 42)]
@@ -111,8 +111,8 @@ pub struct RunArgs {
     /// Exit once every record is final or carried over past the window.
     #[arg(long)]
     pub until_idle: bool,
-    /// Concurrent worker pollers.
-    #[arg(long, default_value_t = 32)]
+    /// Provider batches processed at once (at least the number of busy providers).
+    #[arg(long, default_value_t = 64)]
     pub workers: usize,
 }
 

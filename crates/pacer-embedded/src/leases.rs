@@ -59,8 +59,11 @@ fn claim(
     };
     let state =
         RecordState::parse(&state).ok_or_else(|| corrupt("claim record", "state", &state))?;
+    // A newer attempt is always fresh; the same attempt only while in flight (a
+    // redelivery). A newer attempt of an in_flight record is the dispatcher re-releasing
+    // a record whose worker and message were lost: refusing it would strand the record.
     let fresh = match state {
-        RecordState::InFlight => attempt == c.attempt,
+        RecordState::InFlight => attempt <= c.attempt,
         _ => attempt < c.attempt,
     };
     if owner != provider.as_str() || !fresh || lifecycle::transition(state, Event::Begin).is_err() {
@@ -152,9 +155,17 @@ impl LeaseStore for Embedded {
             serde_json::to_string(&breaker).map_err(|e| corrupt("release lease", "breaker", e))?;
         self.shared.write("release lease", |tx| {
             tx.prepare_cached(
-                "UPDATE leases SET holder = NULL, expires_at = ?3, breaker = ?4 WHERE provider = ?1 AND token = ?2",
+                "UPDATE leases SET holder = NULL, expires_at = ?3, breaker = ?4,
+                 last_call_started_at = MAX(COALESCE(last_call_started_at, 0), COALESCE(?5, 0))
+                 WHERE provider = ?1 AND token = ?2",
             )
-            .and_then(|mut s| s.execute(params![lease.provider.as_str(), lease.token as i64, now.as_millis(), text]))
+            .and_then(|mut s| s.execute(params![
+                    lease.provider.as_str(),
+                    lease.token as i64,
+                    now.as_millis(),
+                    text,
+                    lease.last_call_started_at.map(Timestamp::as_millis)
+                ]))
             .map_err(|e| sql_error("release lease", e))?;
             Ok(())
         })

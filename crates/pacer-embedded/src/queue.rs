@@ -57,37 +57,44 @@ fn send(
     let report = shared.write("queue send", |tx| {
         let e = |err| sql_error("queue send", err);
         let mut report = SendReport::default();
-        let mut seen = tx
-            .prepare_cached("SELECT expires_at FROM queue_dedup WHERE queue = ?1 AND dedup_id = ?2")
-            .map_err(e)?;
+        // One statement per dedup id: a row still inside its window is left alone
+        // (no change: a duplicate); an expired one is renewed.
         let mut remember = tx
-            .prepare_cached("INSERT OR REPLACE INTO queue_dedup (queue, dedup_id, expires_at) VALUES (?1, ?2, ?3)")
+            .prepare_cached(
+                "INSERT INTO queue_dedup (queue, dedup_id, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (queue, dedup_id) DO UPDATE SET expires_at = excluded.expires_at
+                 WHERE queue_dedup.expires_at <= ?4",
+            )
             .map_err(e)?;
         let mut insert = tx
-            .prepare_cached("INSERT INTO queue_messages (queue, grp, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?4)")
+            .prepare_cached(
+                "INSERT INTO queue_messages (queue, grp, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+            )
             .map_err(e)?;
         let mut group = tx
             .prepare_cached(
                 "INSERT INTO queue_groups (queue, grp, head) VALUES (?1, ?2, ?3) ON CONFLICT (queue, grp) DO NOTHING",
             )
             .map_err(e)?;
+        let mut groups_seen = std::collections::HashSet::new();
         for m in &messages {
             if let Some(dedup) = &m.dedup_id {
-                let until: Option<i64> = seen.query_row(params![queue, dedup], |r| r.get(0)).optional().map_err(e)?;
-                if until.is_some_and(|t| t > now) {
+                if remember.execute(params![queue, dedup, dedup_until, now]).map_err(e)? == 0 {
                     report.deduplicated += 1;
                     continue;
                 }
-                remember.execute(params![queue, dedup, dedup_until]).map_err(e)?;
             }
             insert.execute(params![queue, m.group, m.body, now]).map_err(e)?;
             if let Some(g) = m.group {
-                group.execute(params![queue, g, tx.last_insert_rowid()]).map_err(e)?;
+                if groups_seen.insert(g) {
+                    group.execute(params![queue, g, tx.last_insert_rowid()]).map_err(e)?;
+                }
             }
             report.sent += 1;
         }
-        // Forget expired dedup ids now and then, in the same transaction.
-        if report.sent > 0 && tx.last_insert_rowid() % 64 == 0 {
+        // Forget expired dedup ids about once every 4096 messages, in the same transaction.
+        let last = tx.last_insert_rowid();
+        if report.sent > 0 && (last - report.sent as i64) / 4096 != last / 4096 {
             tx.execute("DELETE FROM queue_dedup WHERE expires_at <= ?1", [now]).map_err(e)?;
         }
         Ok(report)
@@ -151,7 +158,11 @@ fn receive_once(
     })
 }
 
-/// The first messages of unblocked groups, oldest group first, in group order.
+/// Most messages of one group handed out by one receive: an SQS FIFO batch.
+const MAX_GROUP_BATCH: usize = 10;
+
+/// The first messages of unblocked groups, oldest group first, in group order, at most
+/// [`MAX_GROUP_BATCH`] per group.
 fn fifo_candidates(
     tx: &Transaction<'_>,
     queue: &str,
@@ -180,7 +191,7 @@ fn fifo_candidates(
         if out.len() >= max {
             break;
         }
-        let left = (max - out.len()) as i64;
+        let left = (max - out.len()).min(MAX_GROUP_BATCH) as i64;
         let taken = rows
             .query_map(params![queue, g, left], |r| {
                 Ok(Taken {
@@ -243,7 +254,9 @@ fn redrive(tx: &Transaction<'_>, queue: &str, row: &Taken, now: i64) -> Result<(
         "INSERT OR IGNORE INTO dead_letters (id, record_id, provider, error_class, attempts, reason, dead_lettered_at, body)
          VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)",
         params![
-            format!("msg:{queue}:{}", row.id),
+            // `msg:<message id>`, as the port documents and the services write for poison;
+            // message ids are unique across queues (one AUTOINCREMENT table).
+            format!("msg:{}", row.id),
             record_id,
             provider,
             ErrorClass::BadMessage.as_str(),

@@ -231,12 +231,14 @@ impl RecordStore for Embedded {
                 );
                 ins.execute(params![p.provider.as_str(), p.offset_us as i64, p.spacing_us as i64, p.fits as i64, note]).map_err(e)?;
             }
-            // Rank each provider's pending records oldest first; the rank picks the slot.
-            let changed = tx
-                .execute(
+            // Rank each provider's pending records oldest first, then by id (the port
+            // contract); the rank picks the slot. The report counts what the update
+            // did, not what the plan expected: records may have arrived since it was made.
+            let mut update = tx
+                .prepare(
                     "WITH ranked AS (
                         SELECT r.rowid AS rid, p.offset_us, p.spacing_us, p.fits, p.note,
-                               ROW_NUMBER() OVER (PARTITION BY r.provider ORDER BY r.rowid) - 1 AS rank
+                               ROW_NUMBER() OVER (PARTITION BY r.provider ORDER BY r.created_at, r.id) - 1 AS rank
                         FROM records r JOIN temp.plan p ON p.provider = r.provider
                         WHERE r.state = 'pending')
                      UPDATE records SET
@@ -245,12 +247,21 @@ impl RecordStore for Embedded {
                                  THEN ?1 + (ranked.offset_us + ranked.rank * ranked.spacing_us) / 1000 END,
                         note = CASE WHEN ranked.rank < ranked.fits THEN NULL ELSE ranked.note END,
                         updated_at = ?2
-                     FROM ranked WHERE records.rowid = ranked.rid",
-                    params![plan.start.as_millis(), now.as_millis()],
+                     FROM ranked WHERE records.rowid = ranked.rid
+                     RETURNING records.state = 'scheduled'",
                 )
-                .map_err(e)? as u64;
-            let carried = plan.total_carried_over().min(changed);
-            Ok(ScheduleReport { scheduled: changed - carried, carried_over: carried })
+                .map_err(e)?;
+            let moved = update
+                .query_map(params![plan.start.as_millis(), now.as_millis()], |r| r.get::<_, bool>(0))
+                .map_err(e)?;
+            let mut report = ScheduleReport::default();
+            for was_scheduled in moved {
+                match was_scheduled.map_err(e)? {
+                    true => report.scheduled += 1,
+                    false => report.carried_over += 1,
+                }
+            }
+            Ok(report)
         })
     }
 

@@ -1,22 +1,25 @@
 //! The loops: release tick, worker pollers, results poller; graceful shutdown.
 
-use pacer_core::ports::Ports;
+use pacer_core::ports::{Delivery, Ports};
 use pacer_core::services::{self, Deadline, Disposition, ReleaseSettings, WorkerSettings};
 use pacer_core::{PortError, RecordState, Timestamp};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+
+/// Most messages taken by one receive of the embedded queue (several groups' batches).
+const MAX_RECEIVE: usize = 500;
 
 /// How the runtime drives the services.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuntimeConfig {
-    /// Concurrent worker pollers (each processes one batch at a time; providers in a
-    /// batch run concurrently).
+    /// Provider batches processed at once (each holds its provider's lease); keep it at
+    /// or above the number of providers with work so none waits for a slot.
     pub workers: usize,
-    /// Messages per receive (SQS allows up to 10).
+    /// Messages per provider batch (an SQS FIFO batch holds up to 10).
     pub batch_size: usize,
     /// Work message visibility timeout; keep it above the longest batch.
     pub visibility: Duration,
@@ -35,7 +38,7 @@ pub struct RuntimeConfig {
 impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
-            workers: 32,
+            workers: 64,
             batch_size: 10,
             visibility: Duration::from_secs(300),
             poll_wait: Duration::from_millis(200),
@@ -87,15 +90,13 @@ impl Runtime {
             stop_rx.clone(),
             Arc::clone(&stats),
         )));
-        for _ in 0..config.workers.max(1) {
-            producers.push(tokio::spawn(worker_loop(
-                ports.clone(),
-                config.clone(),
-                deadline.clone(),
-                stop_rx.clone(),
-                Arc::clone(&stats),
-            )));
-        }
+        producers.push(tokio::spawn(dispatch_loop(
+            ports.clone(),
+            config.clone(),
+            deadline.clone(),
+            stop_rx.clone(),
+            Arc::clone(&stats),
+        )));
         let results = tokio::spawn(results_loop(
             ports.clone(),
             config,
@@ -168,23 +169,37 @@ async fn release_loop(
     }
 }
 
-async fn worker_loop(
+/// The worker side, as the SQS FIFO event source mapping does it: one receiver takes
+/// ready groups' messages and hands each group's batch to its own task, at most
+/// `workers` batches at once. A single receiver means no herd of pollers waking on
+/// every queue change, and a group freed by a finished batch is picked up at once.
+async fn dispatch_loop(
     ports: Ports,
     config: RuntimeConfig,
     deadline: Deadline,
     mut stop: watch::Receiver<bool>,
     stats: Arc<RuntimeStats>,
 ) {
+    let permits = Arc::new(Semaphore::new(config.workers.max(1)));
+    let mut running = JoinSet::new();
     loop {
+        while running.try_join_next().is_some() {}
         if *stop.borrow() {
-            return;
+            break;
         }
+        let free = permits.available_permits();
+        if free == 0 {
+            tokio::select! {
+                _ = running.join_next() => continue,
+                _ = stop.changed() => break,
+            }
+        }
+        let max = (free * config.batch_size).clamp(1, MAX_RECEIVE);
         let received = tokio::select! {
-            r = ports.work.receive(config.batch_size, config.visibility, config.poll_wait) => r,
-            _ = stop.changed() => return,
+            r = ports.work.receive(max, config.visibility, config.poll_wait) => r,
+            _ = stop.changed() => break,
         };
         let deliveries = match received {
-            Ok(d) if d.is_empty() => continue,
             Ok(d) => d,
             Err(err) => {
                 stats.port_errors.fetch_add(1, Ordering::Relaxed);
@@ -193,21 +208,43 @@ async fn worker_loop(
                 continue;
             }
         };
-        let report = services::process_batch(&ports, &config.worker, &deliveries, &deadline).await;
-        stats.batches.fetch_add(1, Ordering::Relaxed);
-        stats
-            .calls
-            .fetch_add(u64::from(report.calls), Ordering::Relaxed);
-        let receipts: HashMap<&str, &str> = deliveries
-            .iter()
-            .map(|d| (d.message_id.as_str(), d.receipt.as_str()))
-            .collect();
-        if let Err(err) = settle(&ports, &receipts, &report.dispositions).await {
-            stats.port_errors.fetch_add(1, Ordering::Relaxed);
-            // The messages reappear after their visibility timeout; the lifecycle
-            // recognises them as done or stale then.
-            tracing::warn!(error = %err, "could not settle work messages");
+        for batch in by_group(deliveries) {
+            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { break };
+            let (ports, worker, deadline, stats) =
+                (ports.clone(), config.worker.clone(), deadline.clone(), Arc::clone(&stats));
+            running.spawn(async move {
+                run_batch(&ports, &worker, &batch, &deadline, &stats).await;
+                drop(permit);
+            });
         }
+    }
+    // Graceful: batches under way finish (no new call starts past the deadline).
+    while running.join_next().await.is_some() {}
+}
+
+/// Splits a receive into per-group batches, keeping each group's order.
+fn by_group(deliveries: Vec<Delivery>) -> Vec<Vec<Delivery>> {
+    let mut order: Vec<String> = Vec::new();
+    let mut groups: HashMap<String, Vec<Delivery>> = HashMap::new();
+    for d in deliveries {
+        if !groups.contains_key(&d.group) {
+            order.push(d.group.clone());
+        }
+        groups.entry(d.group.clone()).or_default().push(d);
+    }
+    order.into_iter().filter_map(|g| groups.remove(&g)).collect()
+}
+
+async fn run_batch(ports: &Ports, worker: &WorkerSettings, batch: &[Delivery], deadline: &Deadline, stats: &RuntimeStats) {
+    let report = services::process_batch(ports, worker, batch, deadline).await;
+    stats.batches.fetch_add(1, Ordering::Relaxed);
+    stats.calls.fetch_add(u64::from(report.calls), Ordering::Relaxed);
+    let receipts: HashMap<&str, &str> = batch.iter().map(|d| (d.message_id.as_str(), d.receipt.as_str())).collect();
+    if let Err(err) = settle(ports, &receipts, &report.dispositions).await {
+        stats.port_errors.fetch_add(1, Ordering::Relaxed);
+        // The messages reappear after their visibility timeout; the lifecycle
+        // recognises them as done or stale then.
+        tracing::warn!(error = %err, "could not settle work messages");
     }
 }
 

@@ -62,8 +62,10 @@ pub enum LeaseGrant {
 ///   is lower (or equal while it is already `in_flight`: a redelivery).
 /// - `begin_call` renews the lease to `now + ttl` and records `now` as the provider's last
 ///   call start, only if `lease.token` is still the current token; `false` means the
-///   lease was lost and no call may be made.
-/// - `release` frees the lease and stores the breaker, only if the token is current.
+///   lease was lost and no call may be made. Holders call it whenever the lease might
+///   not outlive the next call.
+/// - `release` frees the lease and stores the breaker and `lease.last_call_started_at`
+///   (the min-interval clock the next holder starts from), only if the token is current.
 #[async_trait]
 pub trait LeaseStore: Send + Sync {
     /// Takes the provider's lease and marks the claimed records in flight.
@@ -82,7 +84,7 @@ pub trait LeaseStore: Send + Sync {
         now: Timestamp,
         ttl: Duration,
     ) -> Result<bool, PortError>;
-    /// Frees the lease, storing the breaker state.
+    /// Frees the lease, storing the breaker state and the last call start.
     async fn release(
         &self,
         lease: &Lease,

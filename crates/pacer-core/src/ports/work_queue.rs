@@ -48,7 +48,8 @@ pub struct QueueDepth {
 ///   the caller sends the whole slice again (dedup makes that safe).
 /// - `receive` never returns a message of a group while an earlier message of that group
 ///   is in flight (received, not deleted, visibility not expired), and returns a
-///   group's messages in send order. Received messages are hidden for `visibility`.
+///   group's messages in send order, at most 10 of one group per receive (an SQS FIFO
+///   batch); `max` may exceed 10 to take several groups at once. Received messages are hidden for `visibility`.
 ///   A message received more than the queue's receive limit is moved to the
 ///   dead-letter queue instead of being returned. With nothing to return, it waits up
 ///   to `wait` for messages (long polling) before returning an empty list.

@@ -217,7 +217,7 @@ async fn run_provider(
             return (retry_all(settings.retry_delay), 0);
         }
     };
-    let ttl = provider_settings.timeout + settings.lease_margin;
+    let ttl = call_budget(&provider_settings, settings) * LEASE_SPAN;
     let claims: Vec<Claim> = messages
         .iter()
         .map(|(_, m)| Claim {
@@ -298,6 +298,17 @@ async fn run_provider(
         tracing::warn!(%provider, error = %err, "could not release the lease; it will expire");
     }
     (out, calls)
+}
+
+/// A lease is taken (and renewed) for this many call budgets, so most calls need no
+/// renewal write while a crashed holder still frees the provider within seconds.
+pub(crate) const LEASE_SPAN: u32 = 3;
+
+/// The longest one call can hold the provider: waiting out the minimum interval, a
+/// short retry's wait, the call up to its timeout, and the bookkeeping around it. The
+/// lease always has at least this much left when a call starts, so it outlives the call.
+pub(crate) fn call_budget(provider: &crate::provider::ProviderSettings, settings: &WorkerSettings) -> Duration {
+    provider.timeout + provider.min_interval + provider.retry_policy().short_max + settings.lease_margin
 }
 
 /// Builds an outcome event skeleton for `message`.

@@ -25,7 +25,8 @@ impl MessageRun<'_> {
     /// given back.
     pub(super) async fn run(&mut self, message: &WorkMessage) -> Result<u32, (u32, Stop)> {
         let policy = self.provider.retry_policy();
-        let budget = self.provider.timeout + self.settings.lease_margin;
+        let budget = super::call_budget(self.provider, self.settings);
+        let span = budget * super::LEASE_SPAN;
         let clock = &self.ports.clock;
         let mut attempt = message.attempt;
         let mut calls = message.calls;
@@ -54,18 +55,16 @@ impl MessageRun<'_> {
             }
             self.ports.gate.wait_turn().await;
             let started = clock.now();
-            match self
-                .ports
-                .leases
-                .begin_call(self.lease, started, budget)
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => return self.finish_early(events, made, Stop::LeaseLost).await,
-                Err(err) => return self.finish_early(events, made, Stop::Port(err)).await,
+            // Renew only when the lease might not outlive this call; a lost lease means
+            // another holder may be calling, so stop before calling.
+            if self.lease.expires_at < started.plus(budget) {
+                match self.ports.leases.begin_call(self.lease, started, span).await {
+                    Ok(true) => self.lease.expires_at = started.plus(span),
+                    Ok(false) => return self.finish_early(events, made, Stop::LeaseLost).await,
+                    Err(err) => return self.finish_early(events, made, Stop::Port(err)).await,
+                }
             }
             self.lease.last_call_started_at = Some(started);
-            self.lease.expires_at = started.plus(budget);
             let call = ApiCall {
                 url: self.provider.url_for(&message.request.path),
                 method: message.request.method,
