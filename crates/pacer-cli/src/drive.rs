@@ -43,6 +43,7 @@ pub async fn run_window(
     progress: bool,
 ) -> anyhow::Result<(PlanReport, Ended)> {
     let report = services::plan_window(ports, &plan).await?;
+    crate::commands::plan::record_window(ports, &report).await?;
     let total: u64 = ports.records.counts().await?.iter().map(|c| c.count).sum();
     let window_end = plan.start.plus(plan.window);
     let bar = if progress {

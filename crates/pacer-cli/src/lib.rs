@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod backend;
+pub mod bench;
 pub mod commands;
 pub mod config;
 pub mod demo;

@@ -34,6 +34,10 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Bench(args) = &cli.command {
+        pacer_cli::bench::run(args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Command::Demo(args) = &cli.command {
         let db = if args.keep_db {
             if cli.db.exists() {
@@ -57,15 +61,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     match &cli.command {
-        Command::Demo(_) => unreachable!("handled above"),
+        Command::Demo(_) | Command::Bench(_) => unreachable!("handled above"),
         Command::Run(args) => commands::run::run(&ports, config.as_ref(), args).await?,
         Command::Records(RecordsCommand::Import(args)) => {
             if !commands::import::run(&ports, args).await? {
                 return Ok(ExitCode::from(3));
             }
         }
+        Command::Records(RecordsCommand::Get(args)) => commands::records::get(&ports, args).await?,
+        Command::Records(RecordsCommand::List(args)) => {
+            commands::records::list(&ports, args).await?
+        }
         Command::Trace(args) => commands::trace::run(&ports, args).await?,
         Command::Status(args) => commands::status::run(&ports, args).await?,
+        Command::Plan(args) => commands::plan::run(&ports, config.as_ref(), args).await?,
+        Command::Dlq(command) => commands::dlq::run(&ports, command).await?,
+        Command::Schedule(args) => commands::schedule::run(&ports, args).await?,
+        Command::Providers(command) => commands::providers::run(&ports, command).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -34,6 +34,13 @@ pub struct ProviderSettings {
     /// How long an open breaker waits before a probe call.
     #[serde(default = "default_breaker_cooldown", with = "humantime_serde")]
     pub breaker_cooldown: Duration,
+    /// Typical call duration, for forecasts: calls cannot start faster than they finish.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expected_latency: Option<Duration>,
 }
 
 fn default_breaker_failures() -> u32 {
@@ -57,6 +64,7 @@ impl ProviderSettings {
             backoff_max: Duration::from_secs(15 * 60),
             breaker_failures: default_breaker_failures(),
             breaker_cooldown: default_breaker_cooldown(),
+            expected_latency: None,
         }
     }
 

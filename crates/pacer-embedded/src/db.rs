@@ -93,6 +93,14 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dead_letters_by_time ON dead_letters(dead_lettered_at, id);
+CREATE TABLE IF NOT EXISTS history (
+    record_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_by_record ON history(record_id, at);
+CREATE TABLE IF NOT EXISTS control (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 "#;
 
 /// Tunables of the embedded backend.

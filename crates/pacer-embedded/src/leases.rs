@@ -159,13 +159,15 @@ impl LeaseStore for Embedded {
                  last_call_started_at = MAX(COALESCE(last_call_started_at, 0), COALESCE(?5, 0))
                  WHERE provider = ?1 AND token = ?2",
             )
-            .and_then(|mut s| s.execute(params![
+            .and_then(|mut s| {
+                s.execute(params![
                     lease.provider.as_str(),
                     lease.token as i64,
                     now.as_millis(),
                     text,
                     lease.last_call_started_at.map(Timestamp::as_millis)
-                ]))
+                ])
+            })
             .map_err(|e| sql_error("release lease", e))?;
             Ok(())
         })

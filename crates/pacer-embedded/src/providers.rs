@@ -45,4 +45,26 @@ impl ProviderDirectory for Embedded {
         rows.map(|r| decode(&r.map_err(|e| sql_error("list providers", e))?))
             .collect()
     }
+
+    async fn put_control(&self, key: &str, value: &serde_json::Value) -> Result<(), PortError> {
+        let text = value.to_string();
+        self.shared.write("put control", |tx| {
+            tx.execute(
+                "INSERT INTO control (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+                params![key, text],
+            )
+            .map_err(|e| sql_error("put control", e))?;
+            Ok(())
+        })
+    }
+
+    async fn get_control(&self, key: &str) -> Result<Option<serde_json::Value>, PortError> {
+        let conn = self.shared.conn();
+        let text: Option<String> = conn
+            .prepare_cached("SELECT value FROM control WHERE key = ?1")
+            .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+            .map_err(|e| sql_error("get control", e))?;
+        text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt("get control", key, e)))
+            .transpose()
+    }
 }

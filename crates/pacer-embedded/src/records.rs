@@ -4,7 +4,8 @@ use crate::db::{corrupt, sql_error, Embedded};
 use pacer_core::lifecycle::{self, Event};
 use pacer_core::planner::WindowPlan;
 use pacer_core::ports::{
-    ApplyReport, InsertReport, RecordFilter, RecordStore, ScheduleReport, StateCount, StoredResult,
+    ApplyReport, HistoryEntry, InsertReport, RecordFilter, RecordStore, Replay, ScheduleReport,
+    StateCount, StoredResult,
 };
 use pacer_core::schema::{NextState, OutcomeEvent};
 use pacer_core::{NewRecord, PortError, ProviderId, Record, RecordId, RecordState, Timestamp};
@@ -385,5 +386,77 @@ impl RecordStore for Embedded {
             })
         })
         .collect()
+    }
+
+    async fn replay(&self, replays: &[Replay], now: Timestamp) -> Result<u64, PortError> {
+        self.shared.write("replay", |tx| {
+            let e = |err| sql_error("replay", err);
+            let mut moved = 0;
+            for r in replays {
+                // dead_lettered → pending (replay) → scheduled (plan), in one conditional write.
+                let to = lifecycle::transition(RecordState::DeadLettered, Event::Replay)
+                    .and_then(|s| lifecycle::transition(s, Event::Plan))
+                    .map_err(|err| corrupt("replay", "lifecycle", err))?;
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE records SET state = ?2, due_at = ?3, calls = 0, note = ?4, updated_at = ?5
+                         WHERE id = ?1 AND state = 'dead_lettered'",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            r.record_id.as_str(),
+                            to.as_str(),
+                            r.due_at.as_millis(),
+                            format!("replayed by an operator; due {}", r.due_at),
+                            now.as_millis()
+                        ])
+                    })
+                    .map_err(e)?;
+                if changed == 1 {
+                    moved += 1;
+                    tx.prepare_cached("INSERT INTO history (record_id, at, kind, detail) VALUES (?1, ?2, 'replayed', ?3)")
+                        .and_then(|mut s| {
+                            s.execute(params![
+                                r.record_id.as_str(),
+                                now.as_millis(),
+                                format!("replayed from the dead-letter queue; due {} with a fresh call budget", r.due_at)
+                            ])
+                        })
+                        .map_err(e)?;
+                }
+            }
+            Ok(moved)
+        })
+    }
+
+    async fn note(&self, id: &RecordId, entry: &HistoryEntry) -> Result<(), PortError> {
+        self.shared.write("note", |tx| {
+            tx.execute(
+                "INSERT INTO history (record_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+                params![id.as_str(), entry.at.as_millis(), entry.kind, entry.detail],
+            )
+            .map_err(|e| sql_error("note", e))?;
+            Ok(())
+        })
+    }
+
+    async fn history(&self, id: &RecordId) -> Result<Vec<HistoryEntry>, PortError> {
+        let conn = self.shared.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT at, kind, detail FROM history WHERE record_id = ?1 ORDER BY at, rowid",
+            )
+            .map_err(|e| sql_error("history", e))?;
+        let rows = stmt
+            .query_map([id.as_str()], |r| {
+                Ok(HistoryEntry {
+                    at: Timestamp::from_millis(r.get(0)?),
+                    kind: r.get(1)?,
+                    detail: r.get(2)?,
+                })
+            })
+            .map_err(|e| sql_error("history", e))?;
+        rows.map(|r| r.map_err(|e| sql_error("history", e)))
+            .collect()
     }
 }

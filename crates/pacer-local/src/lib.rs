@@ -10,4 +10,4 @@ mod gate;
 mod runtime;
 
 pub use gate::GovernorGate;
-pub use runtime::{is_idle, Runtime, RuntimeConfig, RuntimeStats};
+pub use runtime::{is_idle, Runtime, RuntimeConfig, RuntimeStats, SCHEDULE_KEY};

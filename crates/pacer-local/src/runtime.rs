@@ -10,6 +10,9 @@ use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
+/// Control document key of the schedule switch: `{"paused": true}` stops release ticks.
+pub const SCHEDULE_KEY: &str = "schedule";
+
 /// Most messages taken by one receive of the embedded queue (several groups' batches).
 const MAX_RECEIVE: usize = 500;
 
@@ -155,6 +158,13 @@ async fn release_loop(
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
+        match ports.providers.get_control(SCHEDULE_KEY).await {
+            Ok(Some(doc)) if doc["paused"] == serde_json::Value::Bool(true) => continue,
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the schedule switch; releasing anyway")
+            }
+        }
         match services::release_due(&ports, &config.release).await {
             Ok(r) => {
                 stats
@@ -209,9 +219,15 @@ async fn dispatch_loop(
             }
         };
         for batch in by_group(deliveries) {
-            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { break };
-            let (ports, worker, deadline, stats) =
-                (ports.clone(), config.worker.clone(), deadline.clone(), Arc::clone(&stats));
+            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                break;
+            };
+            let (ports, worker, deadline, stats) = (
+                ports.clone(),
+                config.worker.clone(),
+                deadline.clone(),
+                Arc::clone(&stats),
+            );
             running.spawn(async move {
                 run_batch(&ports, &worker, &batch, &deadline, &stats).await;
                 drop(permit);
@@ -232,14 +248,28 @@ fn by_group(deliveries: Vec<Delivery>) -> Vec<Vec<Delivery>> {
         }
         groups.entry(d.group.clone()).or_default().push(d);
     }
-    order.into_iter().filter_map(|g| groups.remove(&g)).collect()
+    order
+        .into_iter()
+        .filter_map(|g| groups.remove(&g))
+        .collect()
 }
 
-async fn run_batch(ports: &Ports, worker: &WorkerSettings, batch: &[Delivery], deadline: &Deadline, stats: &RuntimeStats) {
+async fn run_batch(
+    ports: &Ports,
+    worker: &WorkerSettings,
+    batch: &[Delivery],
+    deadline: &Deadline,
+    stats: &RuntimeStats,
+) {
     let report = services::process_batch(ports, worker, batch, deadline).await;
     stats.batches.fetch_add(1, Ordering::Relaxed);
-    stats.calls.fetch_add(u64::from(report.calls), Ordering::Relaxed);
-    let receipts: HashMap<&str, &str> = batch.iter().map(|d| (d.message_id.as_str(), d.receipt.as_str())).collect();
+    stats
+        .calls
+        .fetch_add(u64::from(report.calls), Ordering::Relaxed);
+    let receipts: HashMap<&str, &str> = batch
+        .iter()
+        .map(|d| (d.message_id.as_str(), d.receipt.as_str()))
+        .collect();
     if let Err(err) = settle(ports, &receipts, &report.dispositions).await {
         stats.port_errors.fetch_add(1, Ordering::Relaxed);
         // The messages reappear after their visibility timeout; the lifecycle

@@ -1,6 +1,6 @@
 //! `pacer records import`: validate every line, import the valid ones in batches.
 
-use crate::args::{ImportArgs, Output};
+use crate::args::{Format, ImportArgs, Output};
 use pacer_core::ports::Ports;
 use pacer_core::record::NewRecord;
 use serde::Serialize;
@@ -34,23 +34,111 @@ pub struct ImportSummary {
     pub rejected: Vec<Rejected>,
 }
 
-/// Imports from any reader. Unknown providers are rejected when `known` is given.
+/// Imports JSON Lines from any reader. Unknown providers are rejected.
 pub async fn import_from(
     ports: &Ports,
     reader: impl BufRead,
     known: &BTreeSet<String>,
 ) -> anyhow::Result<ImportSummary> {
-    let mut summary = ImportSummary::default();
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut lines = Vec::new();
     for (i, line) in reader.lines().enumerate() {
         let line = line?;
-        if line.trim().is_empty() {
-            continue;
+        if !line.trim().is_empty() {
+            lines.push((i + 1, NewRecord::parse_json_line(&line)));
         }
+    }
+    import_parsed(ports, lines, known).await
+}
+
+/// Imports CSV with the header `id,provider,method,path,query,headers,body` (query,
+/// headers and body as JSON text, empty for none). Line numbers count the header.
+pub async fn import_csv(
+    ports: &Ports,
+    reader: impl std::io::Read,
+    known: &BTreeSet<String>,
+) -> anyhow::Result<ImportSummary> {
+    let mut csv = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(reader);
+    let header: Vec<String> = csv.headers()?.iter().map(str::to_owned).collect();
+    for required in ["id", "provider", "path"] {
+        if !header.iter().any(|h| h == required) {
+            anyhow::bail!("the CSV header has no {required:?} column; expected id,provider,method,path,query,headers,body");
+        }
+    }
+    let mut lines = Vec::new();
+    for (i, row) in csv.records().enumerate() {
+        let line = i + 2;
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                lines.push((line, Err(invalid("(line)", format!("not valid CSV: {e}")))));
+                continue;
+            }
+        };
+        lines.push((line, csv_row(&header, &row)));
+    }
+    import_parsed(ports, lines, known).await
+}
+
+fn invalid(field: &str, problem: String) -> pacer_core::record::InvalidRecord {
+    pacer_core::record::InvalidRecord {
+        field: field.to_owned(),
+        problem,
+    }
+}
+
+fn csv_row(
+    header: &[String],
+    row: &csv::StringRecord,
+) -> Result<NewRecord, pacer_core::record::InvalidRecord> {
+    let mut request = serde_json::Map::new();
+    let mut top = serde_json::Map::new();
+    for (name, value) in header.iter().zip(row.iter()) {
+        match name.as_str() {
+            "id" | "provider" => {
+                top.insert(name.clone(), value.into());
+            }
+            "method" | "path" if !value.is_empty() => {
+                request.insert(name.clone(), value.into());
+            }
+            "query" | "headers" | "body" if !value.trim().is_empty() => {
+                let parsed: serde_json::Value = serde_json::from_str(value).map_err(|e| {
+                    invalid(&format!("request.{name}"), format!("not valid JSON: {e}"))
+                })?;
+                request.insert(name.clone(), parsed);
+            }
+            "method" | "path" | "query" | "headers" | "body" => {}
+            other => {
+                return Err(invalid(
+                    other,
+                    "unknown column; expected id,provider,method,path,query,headers,body".into(),
+                ))
+            }
+        }
+    }
+    top.insert("request".into(), request.into());
+    NewRecord::from_value(top.into())
+}
+
+/// Stores the valid records in batches and collects the rejections.
+async fn import_parsed(
+    ports: &Ports,
+    lines: Vec<(usize, Result<NewRecord, pacer_core::record::InvalidRecord>)>,
+    known: &BTreeSet<String>,
+) -> anyhow::Result<ImportSummary> {
+    let bar = indicatif::ProgressBar::new(lines.len() as u64);
+    if lines.len() < 10_000 {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut summary = ImportSummary::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    for (line, parsed) in lines {
         summary.lines += 1;
-        match NewRecord::parse_json_line(&line) {
+        bar.inc(1);
+        match parsed {
             Ok(r) if !known.contains(r.provider.as_str()) => summary.rejected.push(Rejected {
-                line: i + 1,
+                line,
                 field: "provider".into(),
                 reason: format!(
                     "{:?} is not a configured provider (known: {}); add it to the config file",
@@ -64,7 +152,7 @@ pub async fn import_from(
             }),
             Ok(r) => batch.push(r),
             Err(e) => summary.rejected.push(Rejected {
-                line: i + 1,
+                line,
                 field: e.field,
                 reason: e.problem,
             }),
@@ -74,6 +162,7 @@ pub async fn import_from(
         }
     }
     flush(ports, &mut batch, &mut summary).await?;
+    bar.finish_and_clear();
     Ok(summary)
 }
 
@@ -101,12 +190,27 @@ pub async fn run(ports: &Ports, args: &ImportArgs) -> anyhow::Result<bool> {
         .into_iter()
         .map(|p| p.id.to_string())
         .collect();
+    let csv = match args.format {
+        Some(f) => f == Format::Csv,
+        None => args
+            .file
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv")),
+    };
     let summary = if args.file.as_os_str() == "-" {
-        import_from(ports, std::io::stdin().lock(), &known).await?
+        if csv {
+            import_csv(ports, std::io::stdin().lock(), &known).await?
+        } else {
+            import_from(ports, std::io::stdin().lock(), &known).await?
+        }
     } else {
         let file = std::fs::File::open(&args.file)
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.file.display()))?;
-        import_from(ports, std::io::BufReader::new(file), &known).await?
+        if csv {
+            import_csv(ports, file, &known).await?
+        } else {
+            import_from(ports, std::io::BufReader::new(file), &known).await?
+        }
     };
     match args.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&summary)?),

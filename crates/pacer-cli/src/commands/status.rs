@@ -22,6 +22,33 @@ pub async fn status_json(ports: &Ports) -> anyhow::Result<serde_json::Value> {
             .or_default() += c.count;
     }
     let total: u64 = by_state.values().sum();
+    let mut breakers = BTreeMap::new();
+    for p in ports.providers.list_providers().await? {
+        if let Some(lease) = ports.leases.inspect(&p.id).await? {
+            breakers.insert(p.id.to_string(), serde_json::to_value(lease.breaker)?);
+        }
+    }
+    let finished = by_state["succeeded"] + by_state["failed"] + by_state["dead_lettered"];
+    let window = ports
+        .providers
+        .get_control(super::WINDOW_KEY)
+        .await?
+        .map(|w| {
+            let now = ports.clock.now().as_millis() as f64;
+            let start = w["start"]
+                .as_str()
+                .and_then(|t| pacer_core::Timestamp::parse_rfc3339(t).ok());
+            let end = w["end"]
+                .as_str()
+                .and_then(|t| pacer_core::Timestamp::parse_rfc3339(t).ok());
+            let elapsed = match (start, end) {
+                (Some(s), Some(e)) if e > s => ((now - s.as_millis() as f64)
+                    / (e.as_millis() - s.as_millis()) as f64)
+                    .clamp(0.0, 1.0),
+                _ => 0.0,
+            };
+            json!({ "plan": w, "elapsed_fraction": elapsed, "finished_records": finished })
+        });
     Ok(json!({
         "records": total,
         "by_state": by_state,
@@ -31,6 +58,9 @@ pub async fn status_json(ports: &Ports) -> anyhow::Result<serde_json::Value> {
             "outcomes": ports.outcomes.depth().await?,
             "dead_letters": ports.dead_letters.list(&Default::default()).await?.len(),
         },
+        "breakers": breakers,
+        "schedule_paused": super::schedule::paused(ports).await?,
+        "window": window,
     }))
 }
 

@@ -7,13 +7,46 @@ use pacer_core::ports::Ports;
 use pacer_core::RecordId;
 use serde_json::json;
 
-/// Builds the trace JSON: `id`, `provider`, `state`, `due_at`, `note`, `attempts[]`, `result`.
+/// Builds the trace JSON: `id`, `provider`, `state`, `due_at`, `note`, `attempts[]`,
+/// `result`, and `moves[]` (every state move with its time and reason).
 pub async fn trace_json(ports: &Ports, id: &RecordId) -> anyhow::Result<Option<serde_json::Value>> {
     let Some(record) = ports.records.get(id).await? else {
         return Ok(None);
     };
     let attempts = ports.records.attempts(id).await?;
     let result = ports.records.result(id).await?;
+    let history = ports.records.history(id).await?;
+    // The state moves: stored and planned, each attempt's start (in flight) and outcome,
+    // and the operator / planner entries, in time order.
+    let mut moves = vec![json!({ "at": record.created_at, "to": "pending", "why": "stored" })];
+    for a in &attempts {
+        if a.called {
+            moves.push(json!({ "at": a.started_at, "to": "in_flight", "why": format!("attempt {}", a.attempt) }));
+        }
+        let (to, why) = match a.next {
+            pacer_core::schema::NextState::Continue => {
+                ("in_flight", "short retry follows".to_owned())
+            }
+            pacer_core::schema::NextState::Succeeded => {
+                ("succeeded", format!("HTTP {}", a.status_code.unwrap_or(0)))
+            }
+            pacer_core::schema::NextState::Failed => {
+                ("failed", a.detail.clone().unwrap_or_default())
+            }
+            pacer_core::schema::NextState::RetryWait { due_at } => (
+                "retry_wait",
+                format!("due {due_at}; {}", a.detail.clone().unwrap_or_default()),
+            ),
+            pacer_core::schema::NextState::DeadLettered => {
+                ("dead_lettered", a.detail.clone().unwrap_or_default())
+            }
+        };
+        moves.push(json!({ "at": a.finished_at, "to": to, "why": why }));
+    }
+    for h in &history {
+        moves.push(json!({ "at": h.at, "to": h.kind, "why": h.detail }));
+    }
+    moves.sort_by(|a, b| a["at"].as_str().cmp(&b["at"].as_str()));
     Ok(Some(json!({
         "id": record.id,
         "provider": record.provider,
@@ -40,6 +73,7 @@ pub async fn trace_json(ports: &Ports, id: &RecordId) -> anyhow::Result<Option<s
             "response": a.response,
         })).collect::<Vec<_>>(),
         "result": result,
+        "moves": moves,
     })))
 }
 
@@ -83,5 +117,20 @@ pub async fn run(ports: &Ports, args: &TraceArgs) -> anyhow::Result<()> {
         ]);
     }
     println!("{table}");
+    let mut moves = Table::new();
+    moves
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(["at", "state", "why"]);
+    for m in trace["moves"].as_array().into_iter().flatten() {
+        moves.add_row([
+            m["at"].as_str().unwrap_or("-"),
+            m["to"].as_str().unwrap_or("-"),
+            m["why"].as_str().unwrap_or(""),
+        ]);
+    }
+    println!("{moves}");
+    if let Some(body) = trace["result"]["body"].as_str() {
+        println!("result: {}", body.chars().take(400).collect::<String>());
+    }
     Ok(())
 }

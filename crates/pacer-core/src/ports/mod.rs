@@ -21,7 +21,8 @@ pub use outcome_bus::OutcomeBus;
 pub use provider_directory::ProviderDirectory;
 pub use rate_gate::{RateGate, Unlimited};
 pub use record_store::{
-    ApplyReport, InsertReport, RecordFilter, RecordStore, ScheduleReport, StateCount, StoredResult,
+    ApplyReport, HistoryEntry, InsertReport, RecordFilter, RecordStore, Replay, ScheduleReport,
+    StateCount, StoredResult,
 };
 pub use work_queue::{Delivery, QueueDepth, SendReport, WorkQueue};
 

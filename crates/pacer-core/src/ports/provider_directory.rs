@@ -1,4 +1,6 @@
-//! Provider settings, read by the worker and the planner, written by operators.
+//! Provider settings, read by the worker and the planner, written by operators; and the
+//! few control documents the runtime shares with operators (the schedule switch, the
+//! current window's plan).
 
 use crate::error::PortError;
 use crate::ids::ProviderId;
@@ -8,7 +10,8 @@ use async_trait::async_trait;
 /// Stores provider settings so they change without a redeploy.
 ///
 /// Contract: `put` replaces the provider's settings whole (last writer wins) and is
-/// visible to every later `get`; `list` is sorted by provider id.
+/// visible to every later `get`; `list` is sorted by provider id. Control documents work
+/// the same way, by key.
 #[async_trait]
 pub trait ProviderDirectory: Send + Sync {
     /// Creates or replaces one provider's settings.
@@ -17,4 +20,8 @@ pub trait ProviderDirectory: Send + Sync {
     async fn get_provider(&self, id: &ProviderId) -> Result<Option<ProviderSettings>, PortError>;
     /// Every configured provider.
     async fn list_providers(&self) -> Result<Vec<ProviderSettings>, PortError>;
+    /// Creates or replaces a control document.
+    async fn put_control(&self, key: &str, value: &serde_json::Value) -> Result<(), PortError>;
+    /// A control document, if set.
+    async fn get_control(&self, key: &str) -> Result<Option<serde_json::Value>, PortError>;
 }

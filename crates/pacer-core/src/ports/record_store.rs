@@ -38,6 +38,27 @@ pub struct ApplyReport {
     pub stale_moves: u64,
 }
 
+/// An entry in a record's history that attempts do not tell: operator actions and
+/// planner decisions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct HistoryEntry {
+    /// When.
+    pub at: Timestamp,
+    /// What happened, e.g. `replayed`, `purged_from_dead_letters`, `carried_over`.
+    pub kind: String,
+    /// Details for people.
+    pub detail: String,
+}
+
+/// A dead-lettered record to bring back, due at `due_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replay {
+    /// The record.
+    pub record_id: RecordId,
+    /// When it becomes due again (chosen by the planner).
+    pub due_at: Timestamp,
+}
+
 /// Which records to list.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecordFilter {
@@ -95,6 +116,11 @@ pub struct StoredResult {
 ///   and applies its [`crate::schema::NextState`] only if the lifecycle allows it and the
 ///   event's attempt is not older than the record's; a success also stores the result.
 ///   Each event's effects are atomic; re-applying an event changes nothing.
+/// - `replay` moves `dead_lettered` records to `scheduled` at their `due_at` with a fresh
+///   call budget (`calls` back to 0; attempt numbers keep growing, so earlier attempts
+///   stay in the history) and notes it in the history; records in any other state are
+///   left alone, so replaying twice does nothing the second time.
+/// - `note` appends a history entry; `history` lists them oldest first.
 #[async_trait]
 pub trait RecordStore: Send + Sync {
     /// Stores new records as `pending`.
@@ -136,4 +162,10 @@ pub trait RecordStore: Send + Sync {
     async fn result(&self, id: &RecordId) -> Result<Option<StoredResult>, PortError>;
     /// Counts by provider and state (only non-zero ones).
     async fn counts(&self) -> Result<Vec<StateCount>, PortError>;
+    /// Brings dead-lettered records back; returns how many moved.
+    async fn replay(&self, replays: &[Replay], now: Timestamp) -> Result<u64, PortError>;
+    /// Appends a history entry to a record.
+    async fn note(&self, id: &RecordId, entry: &HistoryEntry) -> Result<(), PortError>;
+    /// A record's history entries, oldest first.
+    async fn history(&self, id: &RecordId) -> Result<Vec<HistoryEntry>, PortError>;
 }

@@ -4,9 +4,11 @@
 pub mod apply;
 pub mod plan;
 pub mod release;
+pub mod replay;
 pub mod work;
 
 pub use apply::{apply_outcomes, ApplyBatchReport};
 pub use plan::{forecast, plan_window, PlanReport, PlanRequest};
 pub use release::{release_due, ReleaseReport, ReleaseSettings};
+pub use replay::{purge_dead_letters, replay_dead_letters, ReplayReport, Selection, Skipped};
 pub use work::{process_batch, BatchReport, Deadline, Disposition, WorkerSettings};

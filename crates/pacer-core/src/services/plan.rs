@@ -47,7 +47,7 @@ pub async fn forecast(ports: &Ports, request: &PlanRequest) -> Result<WindowPlan
             min_interval: settings
                 .get(&provider)
                 .map_or(Duration::ZERO, |s| s.min_interval),
-            expected_latency: None,
+            expected_latency: settings.get(&provider).and_then(|s| s.expected_latency),
             provider,
             records,
         })

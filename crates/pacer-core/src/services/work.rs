@@ -307,8 +307,14 @@ pub(crate) const LEASE_SPAN: u32 = 3;
 /// The longest one call can hold the provider: waiting out the minimum interval, a
 /// short retry's wait, the call up to its timeout, and the bookkeeping around it. The
 /// lease always has at least this much left when a call starts, so it outlives the call.
-pub(crate) fn call_budget(provider: &crate::provider::ProviderSettings, settings: &WorkerSettings) -> Duration {
-    provider.timeout + provider.min_interval + provider.retry_policy().short_max + settings.lease_margin
+pub(crate) fn call_budget(
+    provider: &crate::provider::ProviderSettings,
+    settings: &WorkerSettings,
+) -> Duration {
+    provider.timeout
+        + provider.min_interval
+        + provider.retry_policy().short_max
+        + settings.lease_margin
 }
 
 /// Builds an outcome event skeleton for `message`.

@@ -58,7 +58,12 @@ impl MessageRun<'_> {
             // Renew only when the lease might not outlive this call; a lost lease means
             // another holder may be calling, so stop before calling.
             if self.lease.expires_at < started.plus(budget) {
-                match self.ports.leases.begin_call(self.lease, started, span).await {
+                match self
+                    .ports
+                    .leases
+                    .begin_call(self.lease, started, span)
+                    .await
+                {
                     Ok(true) => self.lease.expires_at = started.plus(span),
                     Ok(false) => return self.finish_early(events, made, Stop::LeaseLost).await,
                     Err(err) => return self.finish_early(events, made, Stop::Port(err)).await,
