@@ -153,11 +153,58 @@ pub(crate) struct Shared {
     conn: Mutex<Connection>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) options: EmbeddedOptions,
-    /// Wakes long-polling receivers when messages arrive or groups unblock.
-    pub(crate) queue_changed: Notify,
+    /// Wakes long-polling receivers of the work queue when messages arrive or groups unblock.
+    pub(crate) work_changed: Notify,
+    /// Wakes long-polling receivers of the outcome bus.
+    pub(crate) outcomes_changed: Notify,
+    _checkpointer: Checkpointer,
+}
+
+/// Checkpoints the WAL in the background (PASSIVE: never blocks writers) and stops when
+/// the backend is dropped.
+struct Checkpointer {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> rusqlite::Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(1))?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let spawned = std::thread::Builder::new().name("pacer-checkpoint".into()).spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(250));
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::debug!(error = %e, "WAL checkpoint skipped");
+                }
+            }
+            // A last full checkpoint so the file is compact for the next process.
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no checkpoint thread; the WAL grows until the next open");
+        }
+        Ok(Self { stop })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Shared {
+    /// The notifier of one queue, so activity on one never wakes the other's receivers.
+    pub(crate) fn changed(&self, queue: &str) -> &Notify {
+        if queue == "work" {
+            &self.work_changed
+        } else {
+            &self.outcomes_changed
+        }
+    }
+
     /// Locks the connection. A poisoned lock only means another task panicked mid-call;
     /// SQLite rolled that transaction back, so the connection is still consistent.
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -228,8 +275,12 @@ impl Embedded {
         )
         .map_err(wrap)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(wrap)?;
+        // WAL with NORMAL sync: commits append to the WAL without an fsync. Checkpoints
+        // (which do fsync) run on their own thread and connection, so no writer ever
+        // waits for the disk while holding the connection every port shares.
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0;",
         )
         .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
@@ -263,12 +314,15 @@ impl Embedded {
                 .map_err(wrap)?;
             }
         }
+        let checkpointer = Checkpointer::start(path).map_err(wrap)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 conn: Mutex::new(conn),
                 clock,
                 options,
-                queue_changed: Notify::new(),
+                work_changed: Notify::new(),
+                outcomes_changed: Notify::new(),
+                _checkpointer: checkpointer,
             }),
         })
     }

@@ -100,7 +100,7 @@ fn send(
         Ok(report)
     })?;
     if report.sent > 0 {
-        shared.queue_changed.notify_waiters();
+        shared.changed(queue).notify_waiters();
     }
     Ok(report)
 }
@@ -340,7 +340,7 @@ fn delete(shared: &Shared, queue: &'static str, receipts: &[String]) -> Result<(
         }
         delete_rows(tx, queue, &ids)
     })?;
-    shared.queue_changed.notify_waiters();
+    shared.changed(queue).notify_waiters();
     Ok(())
 }
 
@@ -370,7 +370,7 @@ fn release(
         }
         Ok(())
     })?;
-    shared.queue_changed.notify_waiters();
+    shared.changed(queue).notify_waiters();
     Ok(())
 }
 
@@ -397,7 +397,7 @@ async fn receive(
 ) -> Result<Vec<Delivery>, PortError> {
     let give_up = tokio::time::Instant::now() + wait;
     loop {
-        let changed = shared.queue_changed.notified();
+        let changed = shared.changed(queue).notified();
         let got = receive_once(shared, queue, fifo, max, visibility, max_receives)?;
         if !got.is_empty() || tokio::time::Instant::now() >= give_up {
             return Ok(got);

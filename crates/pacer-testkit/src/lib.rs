@@ -1,11 +1,14 @@
 //! Test support for pacer.
 //!
 //! * [`mock_api`]: a mock of the internal API pacer calls, with fault injection
-//!   and a detector of concurrent calls to the same provider.
+//!   and a detector of concurrent calls to the same provider. It observes pacer from
+//!   the outside, the way the real API would, and uses nothing from `pacer-core`.
+//! * [`clock`]: a [`clock::ManualClock`] tests move by hand instead of sleeping.
+//! * [`contract`]: the port contract suite every backend runs, stamped out as one
+//!   test per case by [`contract_suite!`].
 //!
-//! This crate does not depend on `pacer-core`: it observes pacer from the outside,
-//! the way the real API would. It is meant for dev-dependencies, tests and demos,
-//! never for production code.
+//! This crate is meant for dev-dependencies, tests and demos, never for production code.
 
+pub mod clock;
+pub mod contract;
 pub mod mock_api;
-// pub mod contract; (added by the core author)

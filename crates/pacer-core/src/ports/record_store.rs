@@ -110,8 +110,9 @@ pub struct StoredResult {
 /// - `due` returns `scheduled` and `retry_wait` records with `due_at <= now`, plus
 ///   `queued` and `in_flight` records not updated since `stale_before` (their message
 ///   may be lost), oldest `due_at` first.
-/// - `mark_queued` moves `scheduled`/`retry_wait` records to `queued` (and refreshes
-///   `queued` ones); others are left alone.
+/// - `mark_queued` moves `scheduled`/`retry_wait` records to `queued` and refreshes the
+///   `updated_at` of `queued` and `in_flight` ones (so a stale record is not re-sent on
+///   every tick); others are left alone.
 /// - `apply_outcomes` stores each attempt once (keyed by record and attempt number),
 ///   and applies its [`crate::schema::NextState`] only if the lifecycle allows it and the
 ///   event's attempt is not older than the record's; a success also stores the result.
