@@ -13,7 +13,9 @@ use std::sync::Arc;
 pub fn open(db: &Path, global_rate: Option<f64>) -> anyhow::Result<(Embedded, Ports)> {
     let embedded = Embedded::open(db, Arc::new(SystemClock), EmbeddedOptions::default())
         .with_context(|| format!("opening database {}", db.display()))?;
-    let caller = HttpCaller::new(4).context("building the HTTP client")?;
+    // Idle connections kept per host: providers often share one host, and a call that
+    // must open a new connection pays for it in the gap before the next call.
+    let caller = HttpCaller::new(1024).context("building the HTTP client")?;
     let gate: Arc<dyn RateGate> = match global_rate {
         Some(rate) => {
             Arc::new(GovernorGate::new(rate).context("global_rate must be a positive number")?)

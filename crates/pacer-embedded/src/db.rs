@@ -208,7 +208,23 @@ impl Shared {
     /// Locks the connection. A poisoned lock only means another task panicked mid-call;
     /// SQLite rolled that transaction back, so the connection is still consistent.
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        match self.conn.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            // Contended: waiting would park a runtime worker thread and stall every task
+            // on it (timers, sockets). On a multi-threaded runtime, tell tokio first so it
+            // moves the thread's other tasks elsewhere while this one waits.
+            Err(std::sync::TryLockError::WouldBlock) => {
+                let multi = tokio::runtime::Handle::try_current()
+                    .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+                let wait = || self.conn.lock().unwrap_or_else(|p| p.into_inner());
+                if multi {
+                    tokio::task::block_in_place(wait)
+                } else {
+                    wait()
+                }
+            }
+        }
     }
 
     /// Runs `f` in one immediate transaction.
