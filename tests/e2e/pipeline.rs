@@ -273,28 +273,7 @@ async fn duplicate_deliveries_and_duplicate_outcomes_are_harmless() {
         assert_eq!(report.attempts_stored, 0);
     }
     // Every work message delivered again.
-    let deliveries: Vec<Delivery> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            let m = WorkMessage {
-                v: WORK_MESSAGE_VERSION,
-                record_id: id.clone(),
-                provider: "acme".parse_provider(),
-                attempt: 1,
-                calls: 0,
-                request: Default::default(),
-                released_at: Timestamp::from_millis(0),
-            };
-            Delivery {
-                message_id: i.to_string(),
-                receipt: i.to_string(),
-                group: "acme".into(),
-                body: m.encode(),
-                receive_count: 2,
-            }
-        })
-        .collect();
+    let deliveries = first_attempts(&ids, 2);
     let report = services::process_batch(
         &p.ports,
         &WorkerSettings::default(),
@@ -315,6 +294,35 @@ async fn duplicate_deliveries_and_duplicate_outcomes_are_harmless() {
     assert_eq!(p.summary().await, before);
 }
 
+/// Work messages for the first attempt of each record of provider `acme`, as the queue
+/// would deliver them (`receive_count` as given).
+fn first_attempts(ids: &[pacer_core::RecordId], receive_count: u32) -> Vec<Delivery> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let m = WorkMessage {
+                v: WORK_MESSAGE_VERSION,
+                record_id: id.clone(),
+                provider: "acme".parse_provider(),
+                attempt: 1,
+                calls: 0,
+                request: pacer_core::ApiRequest {
+                    path: "/x".into(),
+                    ..Default::default()
+                },
+                released_at: Timestamp::from_millis(0),
+            };
+            Delivery {
+                message_id: i.to_string(),
+                receipt: i.to_string(),
+                group: "acme".into(),
+                body: m.encode(),
+                receive_count,
+            }
+        })
+        .collect()
+}
+
 trait ParseProvider {
     fn parse_provider(&self) -> pacer_core::ProviderId;
 }
@@ -333,32 +341,7 @@ async fn exclusion_holds_even_when_two_workers_get_the_same_provider() {
     p.provider("acme", |_| {}).await;
     let ids = p.seed("acme", 12, None).await;
     p.plan(Duration::from_millis(10)).await;
-    let now = p.ports.clock.now();
-    let deliveries: Vec<Delivery> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            let m = WorkMessage {
-                v: WORK_MESSAGE_VERSION,
-                record_id: id.clone(),
-                provider: "acme".parse_provider(),
-                attempt: 1,
-                calls: 0,
-                request: pacer_core::ApiRequest {
-                    path: "/x".into(),
-                    ..Default::default()
-                },
-                released_at: now,
-            };
-            Delivery {
-                message_id: i.to_string(),
-                receipt: i.to_string(),
-                group: "acme".into(),
-                body: m.encode(),
-                receive_count: 1,
-            }
-        })
-        .collect();
+    let deliveries = first_attempts(&ids, 1);
     let (a, b) = deliveries.split_at(6);
     let (w1, w2) = (WorkerSettings::default(), WorkerSettings::default());
     let (d1, d2) = (Deadline::none(), Deadline::none());
