@@ -88,7 +88,7 @@ async fn plan_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
     let records = args.records.unwrap_or(1_000_000);
     let providers = args.providers.unwrap_or(1_000);
     let db = dir.join("bench-plan.db");
-    let (_embedded, ports) = crate::backend::open(&db, None)?;
+    let (embedded, ports) = crate::backend::open(&db, None)?;
     let t = Instant::now();
     seed(&ports, &zipf_sizes(records, providers), &|p| {
         format!("http://127.0.0.1:9/{p}")
@@ -114,6 +114,7 @@ async fn plan_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
     };
     let released = services::release_due(&ports, &settings).await?;
     let release_seconds = t.elapsed().as_secs_f64();
+    embedded.checkpoint()?;
     Ok(json!({
         "scenario": "plan",
         "records": records,

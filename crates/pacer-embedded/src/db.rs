@@ -295,8 +295,8 @@ impl Embedded {
         // (which do fsync) run on their own thread and connection, so no writer ever
         // waits for the disk while holding the connection every port shares.
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768;
+             PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
         )
         .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
@@ -367,6 +367,13 @@ impl Embedded {
             clock: Arc::clone(&self.shared.clock),
             gate,
         }
+    }
+
+    /// Folds the write-ahead log into the database file and truncates it (blocks writers
+    /// briefly): for measurements of the file size and before copying the file.
+    pub fn checkpoint(&self) -> Result<(), PortError> {
+        let conn = self.shared.conn();
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(|e| sql_error("checkpoint", e))
     }
 
     /// Copies the database into `target` (a consistent snapshot, usable while running).

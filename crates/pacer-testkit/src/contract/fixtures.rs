@@ -17,12 +17,12 @@ pub(crate) const VISIBILITY: Duration = Duration::from_secs(30);
 /// Just past [`VISIBILITY`].
 pub(crate) const PAST_VISIBILITY: Duration = Duration::from_secs(31);
 /// Real-time queues run the queue cases this many times faster than nominal.
-const REAL_TIME_DIVISOR: u32 = 15;
+const REAL_TIME_DIVISOR: u32 = 10;
 /// Slack added to real-time sleeps so a deadline has surely passed on the queue's side.
 const REAL_TIME_SLACK: Duration = Duration::from_millis(300);
 
 /// A queue timeout or delay of nominal length `d` as the queue should be asked for it:
-/// `d` itself when the queue follows the harness clock, a fifteenth of it on real time.
+/// `d` itself when the queue follows the harness clock, a tenth of it on real time.
 pub(crate) fn queue_span(h: &Harness, d: Duration) -> Duration {
     if h.caps.queue_follows_harness_clock {
         d

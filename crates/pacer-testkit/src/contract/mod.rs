@@ -67,7 +67,7 @@ pub struct Capabilities {
     pub fifo_redelivery_in_order: bool,
     /// Queue visibility timeouts and release delays run on [`Harness::clock`] (the
     /// embedded backend). When false they run on real time (SQS, moto): the queue cases
-    /// then use timeouts of a fifteenth of their nominal length and sleep past them as
+    /// then use timeouts of a tenth of their nominal length and sleep past them as
     /// well as moving the clock.
     pub queue_follows_harness_clock: bool,
 }

@@ -1,0 +1,356 @@
+//! Applying outcome events: the attempt, the record's move and the result of one event
+//! are one DynamoDB transaction.
+//!
+//! The record is read first (consistently), the lifecycle decides its next state, and
+//! the transaction writes the attempt (`attribute_not_exists`: the first copy wins), the
+//! record (only if its revision is still the one read) and, for a success, the result.
+//! A cancelled transaction says which condition failed: the attempt's means a duplicate
+//! event (nothing changed), the record's means a concurrent write (read again and retry).
+
+use crate::backend::Aws;
+use crate::dynamo::{bounded, cancellation_codes, condition_failed, pause, transact};
+use crate::error::{build, corrupt, sdk, AdapterError};
+use crate::item::{cut, n, names, opt_n, req_n, req_s, s, values, Item};
+use crate::record_item::{from_item, to_item, ID, REV};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use pacer_core::lifecycle::{self, Event};
+use pacer_core::ports::{ApplyReport, StoredResult};
+use pacer_core::schema::{NextState, OutcomeEvent, MAX_RESPONSE_EXCERPT};
+use pacer_core::{PortError, Record, RecordId, Timestamp};
+use std::collections::BTreeMap;
+
+/// Optimistic rounds before an event is given up as contended.
+const MAX_ROUNDS: u32 = 8;
+/// Largest event JSON stored in one attempt item; DynamoDB items stop at 400 KB.
+pub(crate) const MAX_EVENT_BYTES: usize = 200 * 1024;
+
+const RECORD_ID: &str = "record_id";
+const ATTEMPT: &str = "attempt";
+
+/// The event cut to fit one item (and one SNS message): the response excerpt is already
+/// bounded by the core, but a detail or summary is not. Cut fields end with the marker.
+pub(crate) fn fit(event: &OutcomeEvent) -> OutcomeEvent {
+    if event.encode().len() <= MAX_EVENT_BYTES {
+        return event.clone();
+    }
+    let mut fitted = event.clone();
+    fitted.response = fitted.response.map(|r| cut(&r, MAX_RESPONSE_EXCERPT));
+    fitted.detail = fitted.detail.map(|d| cut(&d, 4 * 1024));
+    fitted.request_summary = cut(&fitted.request_summary, 2 * 1024);
+    fitted.invocation_id = cut(&fitted.invocation_id, 512);
+    fitted
+}
+
+/// Maps an outcome's next state to the lifecycle event it asks for.
+fn event_for(next: NextState) -> Option<Event> {
+    match next {
+        NextState::Continue => None,
+        NextState::Succeeded => Some(Event::Succeed),
+        NextState::Failed => Some(Event::Fail),
+        NextState::RetryWait { .. } => Some(Event::RetryLater),
+        NextState::DeadLettered => Some(Event::DeadLetter),
+    }
+}
+
+/// The record after `ev`, and whether the event's move was refused as stale.
+fn next_record(mut r: Record, ev: &OutcomeEvent, now: Timestamp) -> (Record, bool) {
+    let before = r.attempt;
+    r.calls += u32::from(ev.called);
+    r.attempt = r.attempt.max(ev.attempt);
+    r.updated_at = now;
+    let Some(event) = event_for(ev.next) else {
+        return (r, false);
+    };
+    match lifecycle::transition(r.state, event) {
+        Ok(to) if ev.attempt >= before => {
+            r.state = to;
+            r.due_at = match ev.next {
+                NextState::RetryWait { due_at } => Some(due_at),
+                _ => None,
+            };
+            r.note = ev
+                .detail
+                .as_ref()
+                .map(|d| format!("attempt {}: {d}", ev.attempt));
+            (r, false)
+        }
+        _ => (r, true),
+    }
+}
+
+/// A transactional put of an item whose key attribute `key` must not exist yet.
+fn put_new(
+    table: &str,
+    key: &str,
+    item: Item,
+    op: &'static str,
+) -> Result<TransactWriteItem, PortError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#k)")
+        .set_expression_attribute_names(Some(names([("#k", key)])))
+        .build()
+        .map_err(|e| build(op, e))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn attempt_item(ev: &OutcomeEvent) -> Item {
+    let mut item: Item = [
+        (RECORD_ID, s(ev.record_id.as_str())),
+        (ATTEMPT, n(ev.attempt)),
+        ("provider", s(ev.provider.as_str())),
+        ("started_at", n(ev.started_at.as_millis())),
+        ("finished_at", n(ev.finished_at.as_millis())),
+        ("latency_ms", n(ev.latency_ms)),
+        ("fencing_token", n(ev.fencing_token)),
+        ("invocation_id", s(&ev.invocation_id)),
+        (
+            "called",
+            aws_sdk_dynamodb::types::AttributeValue::Bool(ev.called),
+        ),
+        ("event", s(ev.encode())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    if let Some(code) = ev.status_code {
+        item.insert("status_code".into(), n(code));
+    }
+    if let Some(class) = ev.error_class {
+        item.insert("error_class".into(), s(class.as_str()));
+    }
+    item
+}
+
+fn result_item(ev: &OutcomeEvent, now: Timestamp) -> Item {
+    [
+        (RECORD_ID, s(ev.record_id.as_str())),
+        (ATTEMPT, n(ev.attempt)),
+        ("status_code", n(ev.status_code.unwrap_or(0))),
+        (
+            "body",
+            s(cut(
+                ev.response.as_deref().unwrap_or_default(),
+                MAX_EVENT_BYTES,
+            )),
+        ),
+        ("stored_at", n(now.as_millis())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Reads a record with its revision, consistently.
+pub(crate) async fn read_record(
+    aws: &Aws,
+    id: &str,
+    op: &'static str,
+) -> Result<Option<(Record, u64)>, PortError> {
+    let inner = &aws.inner;
+    let answer = inner
+        .dynamo
+        .get_item()
+        .table_name(&inner.resources.records_table)
+        .key(ID, s(id))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| sdk(op, e))?;
+    answer.item.map(|i| from_item(&i)).transpose()
+}
+
+/// The record's conditional put: only if its revision is still `rev`.
+pub(crate) fn record_put(
+    aws: &Aws,
+    record: &Record,
+    rev: u64,
+    op: &'static str,
+) -> Result<TransactWriteItem, PortError> {
+    let inner = &aws.inner;
+    let put = Put::builder()
+        .table_name(&inner.resources.records_table)
+        .set_item(Some(to_item(record, rev + 1, inner.options.due_shards)?))
+        .condition_expression("#rev = :rev")
+        .set_expression_attribute_names(Some(names([("#rev", REV)])))
+        .set_expression_attribute_values(Some(values([(":rev", n(rev))])))
+        .build()
+        .map_err(|e| build(op, e))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// Applies one event. Returns (newly stored, stale move).
+async fn apply_one(
+    aws: &Aws,
+    ev: &OutcomeEvent,
+    now: Timestamp,
+) -> Result<(bool, bool), PortError> {
+    let op = "apply outcomes";
+    let inner = &aws.inner;
+    let ev = fit(ev);
+    let mut with_result = true;
+    for round in 0..MAX_ROUNDS {
+        let attempt = put_new(
+            &inner.resources.attempts_table,
+            RECORD_ID,
+            attempt_item(&ev),
+            op,
+        )?;
+        let Some((record, rev)) = read_record(aws, ev.record_id.as_str(), op).await? else {
+            tracing::warn!(record_id = %ev.record_id, "outcome for an unknown record; attempt kept");
+            let stored = transact(&inner.dynamo, vec![attempt]).await;
+            return match stored {
+                Ok(()) => Ok((true, true)),
+                Err(e) => Ok((!condition_failed(&cancellation_codes(e, op)?, 0), true)),
+            };
+        };
+        let (next, stale) = next_record(record, &ev, now);
+        let succeeded = !stale && ev.next == NextState::Succeeded;
+        let mut items = vec![attempt, record_put(aws, &next, rev, op)?];
+        if succeeded && with_result {
+            items.push(put_new(
+                &inner.resources.results_table,
+                RECORD_ID,
+                result_item(&ev, now),
+                op,
+            )?);
+        }
+        let codes = match transact(&inner.dynamo, items).await {
+            Ok(()) => return Ok((true, stale)),
+            Err(e) => cancellation_codes(e, op)?,
+        };
+        if condition_failed(&codes, 0) {
+            return Ok((false, false));
+        }
+        // A result already stored keeps its first copy (the port's INSERT OR IGNORE).
+        if condition_failed(&codes, 2) {
+            with_result = false;
+        }
+        pause(round).await;
+    }
+    Err(AdapterError::Contention {
+        item: format!("record {}", ev.record_id),
+        attempts: MAX_ROUNDS,
+    }
+    .into_port(op))
+}
+
+/// Applies one record's events, in order.
+async fn apply_in_order(
+    aws: &Aws,
+    events: Vec<&OutcomeEvent>,
+    now: Timestamp,
+) -> Result<Vec<(bool, bool)>, PortError> {
+    let mut out = Vec::with_capacity(events.len());
+    for ev in events {
+        out.push(apply_one(aws, ev, now).await?);
+    }
+    Ok(out)
+}
+
+/// Applies events: one record's events in order, different records concurrently.
+pub(crate) async fn apply_outcomes(
+    aws: &Aws,
+    events: &[OutcomeEvent],
+    now: Timestamp,
+) -> Result<ApplyReport, PortError> {
+    let mut per_record: BTreeMap<&RecordId, Vec<&OutcomeEvent>> = BTreeMap::new();
+    for ev in events {
+        per_record.entry(&ev.record_id).or_default().push(ev);
+    }
+    let runs = per_record
+        .into_values()
+        .map(|evs| apply_in_order(aws, evs, now))
+        .collect();
+    let outcomes: Vec<Vec<(bool, bool)>> = bounded(runs, aws.inner.options.concurrency).await?;
+    let mut report = ApplyReport::default();
+    for (stored, stale) in outcomes.into_iter().flatten() {
+        if stored {
+            report.attempts_stored += 1;
+            report.stale_moves += u64::from(stale);
+        } else {
+            report.duplicates += 1;
+        }
+    }
+    Ok(report)
+}
+
+/// A record's attempts, oldest first.
+pub(crate) async fn attempts(aws: &Aws, id: &RecordId) -> Result<Vec<OutcomeEvent>, PortError> {
+    let inner = &aws.inner;
+    let op = "attempts";
+    let items: Vec<Item> = inner
+        .dynamo
+        .query()
+        .table_name(&inner.resources.attempts_table)
+        .key_condition_expression("#k = :id")
+        .expression_attribute_names("#k", RECORD_ID)
+        .expression_attribute_values(":id", s(id.as_str()))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| sdk(op, e))?;
+    items
+        .iter()
+        .map(|i| {
+            let body = req_s(i, "event", op)?;
+            OutcomeEvent::decode(body).map_err(|e| corrupt(op, format!("attempt of {id}: {e}")))
+        })
+        .collect()
+}
+
+/// A record's stored result.
+pub(crate) async fn result(aws: &Aws, id: &RecordId) -> Result<Option<StoredResult>, PortError> {
+    let inner = &aws.inner;
+    let op = "result";
+    let answer = inner
+        .dynamo
+        .get_item()
+        .table_name(&inner.resources.results_table)
+        .key(RECORD_ID, s(id.as_str()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| sdk(op, e))?;
+    let Some(item) = answer.item else {
+        return Ok(None);
+    };
+    Ok(Some(StoredResult {
+        record_id: id.clone(),
+        attempt: req_n(&item, ATTEMPT, op)?,
+        status_code: req_n(&item, "status_code", op)?,
+        body: req_s(&item, "body", op)?.to_owned(),
+        stored_at: Timestamp::from_millis(opt_n(&item, "stored_at", op)?.unwrap_or(0)),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_oversized_event_is_cut_with_the_marker_not_rejected() {
+        let mut ev: OutcomeEvent = serde_json::from_value(serde_json::json!({
+            "v": 1, "record_id": "r", "provider": "p", "attempt": 1, "called": true,
+            "request_summary": "GET /x", "started_at": "2026-01-01T00:00:00.000Z",
+            "finished_at": "2026-01-01T00:00:00.100Z", "latency_ms": 100,
+            "status_code": 500, "error_class": "server_error", "detail": null,
+            "response": null, "fencing_token": 1, "invocation_id": "i",
+            "next": {"state": "failed"}
+        }))
+        .expect("test data is valid");
+        ev.detail = Some("x".repeat(MAX_EVENT_BYTES * 2));
+        let fitted = fit(&ev);
+        assert!(fitted.encode().len() <= MAX_EVENT_BYTES);
+        assert!(fitted
+            .detail
+            .expect("test data is valid")
+            .ends_with(pacer_core::schema::TRUNCATION_MARKER));
+        ev.detail = Some("small".into());
+        assert_eq!(fit(&ev), ev, "small events are kept whole");
+    }
+}

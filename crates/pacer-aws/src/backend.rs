@@ -1,0 +1,168 @@
+//! The AWS backend handle: SDK clients built once, the resource names, the tunables, and
+//! [`Aws::ports`], which hands every port to the services.
+
+use crate::dead_letters::DynamoDeadLetters;
+use crate::outcome_bus::SnsOutcomeBus;
+use crate::work_queue::SqsWorkQueue;
+use aws_config::{BehaviorVersion, SdkConfig};
+use pacer_core::ports::{ApiCaller, Ports, RateGate};
+use pacer_core::Clock;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// The names of every resource the adapters use: what the SAM template outputs and
+/// [`crate::provision`] creates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwsResources {
+    /// DynamoDB records table (pk `id`; indexes `due`, `pending`, `by_provider`).
+    pub records_table: String,
+    /// DynamoDB attempts table (pk `record_id`, sk `attempt`).
+    pub attempts_table: String,
+    /// DynamoDB results table (pk `record_id`).
+    pub results_table: String,
+    /// DynamoDB control table: provider settings, leases, breaker state (pk `pk`, sk `sk`).
+    pub control_table: String,
+    /// DynamoDB dead-letter table (pk `id`; index `by_time`).
+    pub dead_letters_table: String,
+    /// SQS FIFO work queue URL.
+    pub work_queue_url: String,
+    /// SQS FIFO dead-letter queue the work queue redrives to.
+    pub work_dlq_url: String,
+    /// SQS standard results queue URL (subscribed to the outcomes topic, raw delivery).
+    pub results_queue_url: String,
+    /// SQS standard dead-letter queue the results queue redrives to.
+    pub results_dlq_url: String,
+    /// SNS standard outcomes topic ARN.
+    pub outcomes_topic_arn: String,
+}
+
+/// Tunables of the AWS adapters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsOptions {
+    /// Shards of the records table's `due` index. Writers spread schedulable records over
+    /// this many index partitions and `due` queries them all, so every writer and reader
+    /// of one table must agree on it; raising it later is safe only after re-writing the
+    /// schedulable records (lowering it hides records in the dropped shards).
+    pub due_shards: u16,
+    /// Concurrent single-item calls one port call may have open (inserts, conditional
+    /// updates, deletes).
+    pub concurrency: usize,
+    /// Whether `DeadLetterQueue::list` first moves what SQS redrove to the dead-letter
+    /// queues into the dead-letter table. Needs `sqs:ReceiveMessage`/`DeleteMessage` on
+    /// both dead-letter queues; turn it off for read-only callers and drain with
+    /// [`crate::DynamoDeadLetters::drain`] instead.
+    pub drain_on_list: bool,
+    /// The work queue's `maxReceiveCount`, quoted in the reason of redriven dead letters.
+    pub work_receive_limit: u32,
+}
+
+impl Default for AwsOptions {
+    fn default() -> Self {
+        Self {
+            due_shards: 16,
+            concurrency: 16,
+            drain_on_list: true,
+            work_receive_limit: 10,
+        }
+    }
+}
+
+/// What the adapters share: clients, names, options and the clock.
+pub(crate) struct Inner {
+    pub(crate) dynamo: aws_sdk_dynamodb::Client,
+    pub(crate) sqs: aws_sdk_sqs::Client,
+    pub(crate) sns: aws_sdk_sns::Client,
+    pub(crate) resources: AwsResources,
+    pub(crate) options: AwsOptions,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// The AWS backend: implements the record store, lease store and provider directory
+/// itself, and hands out the work queue, outcome bus and dead-letter queue.
+#[derive(Clone)]
+pub struct Aws {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Loads the SDK configuration once, the standard way: region, credentials and
+/// `AWS_ENDPOINT_URL` (an emulator) from the environment, profile or Lambda role.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+impl Aws {
+    /// Builds the clients from one SDK configuration.
+    pub fn new(
+        sdk: &SdkConfig,
+        resources: AwsResources,
+        options: AwsOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                dynamo: aws_sdk_dynamodb::Client::new(sdk),
+                sqs: aws_sdk_sqs::Client::new(sdk),
+                sns: aws_sdk_sns::Client::new(sdk),
+                resources,
+                options,
+                clock,
+            }),
+        }
+    }
+
+    /// A backend over ready-made clients (tests with mocked clients).
+    #[cfg(test)]
+    pub(crate) fn from_clients(
+        dynamo: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+        sns: aws_sdk_sns::Client,
+        resources: AwsResources,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                dynamo,
+                sqs,
+                sns,
+                resources,
+                options: AwsOptions::default(),
+                clock,
+            }),
+        }
+    }
+
+    /// The resource names in use.
+    pub fn resources(&self) -> &AwsResources {
+        &self.inner.resources
+    }
+
+    /// The work queue adapter.
+    pub fn work_queue(&self) -> SqsWorkQueue {
+        SqsWorkQueue::new(Arc::clone(&self.inner))
+    }
+
+    /// The outcome bus adapter.
+    pub fn outcome_bus(&self) -> SnsOutcomeBus {
+        SnsOutcomeBus::new(Arc::clone(&self.inner))
+    }
+
+    /// The dead-letter queue adapter.
+    pub fn dead_letters(&self) -> DynamoDeadLetters {
+        DynamoDeadLetters::new(Arc::clone(&self.inner))
+    }
+
+    /// Every port, for the services.
+    pub fn ports(&self, caller: Arc<dyn ApiCaller>, gate: Arc<dyn RateGate>) -> Ports {
+        Ports {
+            records: Arc::new(self.clone()),
+            leases: Arc::new(self.clone()),
+            providers: Arc::new(self.clone()),
+            work: Arc::new(self.work_queue()),
+            dead_letters: Arc::new(self.dead_letters()),
+            outcomes: Arc::new(self.outcome_bus()),
+            caller,
+            clock: Arc::clone(&self.inner.clock),
+            gate,
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! pacer's AWS backend: every port on DynamoDB, SQS FIFO and SNS, with the AWS SDK for
+//! Rust.
+//!
+//! | port | AWS |
+//! |---|---|
+//! | [`RecordStore`](pacer_core::ports::RecordStore) | DynamoDB records (sparse, sharded `due` index), attempts and results tables |
+//! | [`LeaseStore`](pacer_core::ports::LeaseStore) | control table; `acquire` is one `TransactWriteItems` with the claimed records |
+//! | [`ProviderDirectory`](pacer_core::ports::ProviderDirectory) | control table |
+//! | [`WorkQueue`](pacer_core::ports::WorkQueue) | SQS FIFO "work" ([`SqsWorkQueue`]), redrive to a FIFO dead-letter queue |
+//! | [`OutcomeBus`](pacer_core::ports::OutcomeBus) | SNS "outcomes" → SQS "results", raw delivery ([`SnsOutcomeBus`]) |
+//! | [`DeadLetterQueue`](pacer_core::ports::DeadLetterQueue) | DynamoDB dead-letter table, fed by the services and by draining the SQS dead-letter queues ([`DynamoDeadLetters`]) |
+//!
+//! Build one [`Aws`] per process from one [`aws_config::SdkConfig`] ([`load_sdk_config`]
+//! honours `AWS_ENDPOINT_URL`, so the same code runs against moto) and hand
+//! [`Aws::ports`] to the services. SDK errors become [`pacer_core::PortError`]s that say
+//! whether to retry, with the SDK error kept as the source; conditional-check failures
+//! are typed results, never errors. [`provision`] creates the resources of
+//! `infra/resources.json`, for tests and sandboxes.
+//!
+//! What it is not: the Lambda entry points (`pacer-lambda`) or the deployment template.
+//! This crate never reads the environment itself.
+
+mod apply;
+mod backend;
+mod dead_letters;
+mod dynamo;
+mod error;
+mod history;
+mod item;
+mod leases;
+mod outcome_bus;
+mod providers;
+pub mod provision;
+mod record_item;
+mod records;
+mod schedule;
+mod sqs;
+mod work_queue;
+
+pub use backend::{load_sdk_config, Aws, AwsOptions, AwsResources};
+pub use dead_letters::DynamoDeadLetters;
+pub use error::AdapterError;
+pub use outcome_bus::SnsOutcomeBus;
+pub use work_queue::SqsWorkQueue;

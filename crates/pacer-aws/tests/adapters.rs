@@ -1,0 +1,449 @@
+//! What the AWS adapters do beyond the port contracts, checked on moto with plain SDK
+//! calls: the provisioned resources match `infra/resources.json`, the `due` index is
+//! sparse and sharded, batches split by count and size, oversized outcomes are cut (not
+//! rejected), and both SQS dead-letter queues drain into the dead-letter table.
+//!
+//! Skipped (with a printed reason) unless `PACER_TEST_AWS_ENDPOINT` is set; see
+//! `scripts/test-aws.sh`.
+
+mod common;
+
+use aws_config::SdkConfig;
+use aws_sdk_sqs::types::QueueAttributeName;
+use pacer_aws::provision::{provision, unique_prefix, ProvisionOptions, ResourceDescription};
+use pacer_aws::{Aws, AwsOptions, AwsResources};
+use pacer_core::breaker::BreakerState;
+use pacer_core::classify::ErrorClass;
+use pacer_core::planner::{Limit, ProviderPlan, WindowPlan};
+use pacer_core::ports::{Claim, DeadLetterFilter, LeaseGrant, Ports, Unlimited};
+use pacer_core::schema::{
+    NextState, OutcomeEvent, WorkMessage, OUTCOME_EVENT_VERSION, TRUNCATION_MARKER,
+    WORK_MESSAGE_VERSION,
+};
+use pacer_core::{ApiRequest, Clock, NewRecord, ProviderId, RecordId, Timestamp};
+use pacer_testkit::clock::ManualClock;
+use pacer_testkit::contract::UnusedCaller;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Setup {
+    sdk: SdkConfig,
+    resources: AwsResources,
+    ports: Ports,
+    clock: Arc<ManualClock>,
+}
+
+async fn setup(test: &str) -> Option<Setup> {
+    let endpoint = common::endpoint(test)?;
+    let sdk = common::sdk_config(&endpoint).await;
+    let options = ProvisionOptions {
+        prefix: unique_prefix("a"),
+        work_max_receive_count: None,
+    };
+    let resources = provision(&sdk, &options).await.expect("provision on moto");
+    let clock = Arc::new(ManualClock::default());
+    let aws = Aws::new(
+        &sdk,
+        resources.clone(),
+        AwsOptions::default(),
+        Arc::clone(&clock) as Arc<dyn Clock>,
+    );
+    let ports = aws.ports(Arc::new(UnusedCaller), Arc::new(Unlimited));
+    Some(Setup {
+        sdk,
+        resources,
+        ports,
+        clock,
+    })
+}
+
+fn pid(p: &str) -> ProviderId {
+    ProviderId::new(p).expect("valid provider")
+}
+
+fn rid(r: &str) -> RecordId {
+    RecordId::new(r).expect("valid record id")
+}
+
+fn event(id: &str, attempt: u32, next: NextState, at: Timestamp) -> OutcomeEvent {
+    OutcomeEvent {
+        v: OUTCOME_EVENT_VERSION,
+        record_id: rid(id),
+        provider: pid("p"),
+        attempt,
+        called: true,
+        request_summary: format!("GET /v1/{id}"),
+        started_at: at,
+        finished_at: at,
+        latency_ms: 5,
+        status_code: Some(200),
+        error_class: None,
+        detail: None,
+        response: Some("{}".into()),
+        fencing_token: 1,
+        invocation_id: "adapters-test".into(),
+        next,
+    }
+}
+
+#[tokio::test]
+async fn provisioned_resources_match_the_description() {
+    let Some(s) = setup("provisioned_resources_match_the_description").await else {
+        return;
+    };
+    let description = ResourceDescription::load().expect("description");
+    let dynamo = aws_sdk_dynamodb::Client::new(&s.sdk);
+    let table = dynamo
+        .describe_table()
+        .table_name(&s.resources.records_table)
+        .send()
+        .await
+        .expect("describe records")
+        .table
+        .expect("a table");
+    let indexes: BTreeSet<String> = table
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|i| i.index_name().map(str::to_owned))
+        .collect();
+    let described: BTreeSet<String> = description.tables["RecordsTable"]
+        .global_secondary_indexes
+        .iter()
+        .map(|i| i.index_name.clone())
+        .collect();
+    assert_eq!(indexes, described);
+
+    let sqs = aws_sdk_sqs::Client::new(&s.sdk);
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&s.resources.work_queue_url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .expect("work queue attributes")
+        .attributes
+        .expect("attributes");
+    let work = &description.queues["WorkQueue"];
+    assert_eq!(attrs[&QueueAttributeName::FifoQueue], "true");
+    assert_eq!(
+        attrs[&QueueAttributeName::ContentBasedDeduplication],
+        "false"
+    );
+    assert_eq!(
+        attrs[&QueueAttributeName::VisibilityTimeout],
+        work.visibility_timeout.expect("described").to_string()
+    );
+    let redrive: serde_json::Value =
+        serde_json::from_str(&attrs[&QueueAttributeName::RedrivePolicy]).expect("JSON policy");
+    let max = work
+        .redrive_policy
+        .as_ref()
+        .expect("described")
+        .max_receive_count;
+    assert_eq!(redrive["maxReceiveCount"].as_u64(), Some(u64::from(max)));
+    assert!(redrive["deadLetterTargetArn"]
+        .as_str()
+        .is_some_and(|arn| arn.ends_with("work-dead-letters.fifo")));
+
+    let sns = aws_sdk_sns::Client::new(&s.sdk);
+    let subs = sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&s.resources.outcomes_topic_arn)
+        .send()
+        .await
+        .expect("subscriptions");
+    let sub = subs.subscriptions().first().expect("one subscription");
+    assert_eq!(sub.protocol(), Some("sqs"));
+    let sub_attrs = sns
+        .get_subscription_attributes()
+        .subscription_arn(sub.subscription_arn().expect("arn"))
+        .send()
+        .await
+        .expect("subscription attributes")
+        .attributes
+        .expect("attributes");
+    assert_eq!(
+        sub_attrs.get("RawMessageDelivery").map(String::as_str),
+        Some("true")
+    );
+}
+
+/// Partition key → ids, for every item of the records table's `due` index.
+async fn due_index(s: &Setup) -> BTreeMap<String, BTreeSet<String>> {
+    let dynamo = aws_sdk_dynamodb::Client::new(&s.sdk);
+    let items = dynamo
+        .scan()
+        .table_name(&s.resources.records_table)
+        .index_name("due")
+        .send()
+        .await
+        .expect("scan the due index")
+        .items
+        .unwrap_or_default();
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for item in items {
+        let shard = item["due_shard"].as_s().expect("shard").clone();
+        let id = item["id"].as_s().expect("id").clone();
+        out.entry(shard).or_default().insert(id);
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_due_index_holds_only_schedulable_work_spread_over_shards() {
+    let Some(s) = setup("the_due_index_holds_only_schedulable_work_spread_over_shards").await
+    else {
+        return;
+    };
+    let now = s.clock.now();
+    let records: Vec<NewRecord> = (0..40)
+        .map(|i| NewRecord {
+            id: rid(&format!("r-{i:02}")),
+            provider: pid("p"),
+            request: ApiRequest {
+                path: "/x".into(),
+                ..Default::default()
+            },
+        })
+        .collect();
+    s.ports.records.insert(&records, now).await.expect("insert");
+    assert!(
+        due_index(&s).await.is_empty(),
+        "pending records are not due work"
+    );
+    let plan = WindowPlan {
+        start: now,
+        end: now.plus(Duration::from_secs(3600)),
+        providers: vec![ProviderPlan {
+            provider: pid("p"),
+            records: 40,
+            spacing_us: 1_000_000,
+            offset_us: 0,
+            fits: 40,
+            carried_over: 0,
+            limited_by: Limit::Window,
+            last_due: None,
+        }],
+        global_stretch: 1.0,
+    };
+    let report = s
+        .ports
+        .records
+        .schedule(&plan, now)
+        .await
+        .expect("schedule");
+    assert_eq!(report.scheduled, 40);
+    let index = due_index(&s).await;
+    assert!(index.keys().all(|k| k.starts_with("due#")), "{index:?}");
+    assert!(
+        index.len() >= 10,
+        "40 records land on many of 16 shards: {index:?}"
+    );
+    assert_eq!(index.values().map(BTreeSet::len).sum::<usize>(), 40);
+
+    // r-00 runs and succeeds: it moves to the staleness half while in flight, then leaves.
+    let claim = Claim {
+        record_id: rid("r-00"),
+        attempt: 1,
+    };
+    let grant = s
+        .ports
+        .leases
+        .acquire(&pid("p"), "w", Duration::from_secs(30), now, &[claim])
+        .await
+        .expect("acquire");
+    let LeaseGrant::Granted { lease, eligible } = grant else {
+        panic!("granted: {grant:?}");
+    };
+    assert_eq!(eligible, [true]);
+    let flying: Vec<String> = due_index(&s)
+        .await
+        .into_iter()
+        .filter(|(k, ids)| k.starts_with("stale#") && ids.contains("r-00"))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(flying.len(), 1, "in flight, r-00 is watched for staleness");
+    s.ports
+        .records
+        .apply_outcomes(&[event("r-00", 1, NextState::Succeeded, now)], now)
+        .await
+        .expect("apply");
+    s.ports
+        .leases
+        .release(&lease, BreakerState::default(), now)
+        .await
+        .expect("release");
+    let index = due_index(&s).await;
+    assert!(
+        index.values().all(|ids| !ids.contains("r-00")),
+        "a finished record is not in the index: {index:?}"
+    );
+    assert_eq!(index.values().map(BTreeSet::len).sum::<usize>(), 39);
+}
+
+#[tokio::test]
+async fn large_sends_are_split_by_count_and_size_and_keep_group_order() {
+    let Some(s) = setup("large_sends_are_split_by_count_and_size_and_keep_group_order").await
+    else {
+        return;
+    };
+    let now = s.clock.now();
+    let filler = "x".repeat(30 * 1024);
+    let messages: Vec<WorkMessage> = (0..25)
+        .map(|i| WorkMessage {
+            v: WORK_MESSAGE_VERSION,
+            record_id: rid(&format!("big-{i:02}")),
+            provider: pid("p"),
+            attempt: 1,
+            calls: 0,
+            request: ApiRequest {
+                path: "/x".into(),
+                body: Some(serde_json::json!({ "filler": filler })),
+                ..Default::default()
+            },
+            released_at: now,
+        })
+        .collect();
+    let report = s
+        .ports
+        .work
+        .send(&messages)
+        .await
+        .expect("send 750 KB in one call");
+    assert_eq!((report.sent, report.deduplicated), (25, 0));
+    let mut order = Vec::new();
+    for _ in 0..10 {
+        let got = s
+            .ports
+            .work
+            .receive(10, Duration::from_secs(30), Duration::ZERO)
+            .await
+            .expect("receive");
+        let receipts: Vec<String> = got.iter().map(|d| d.receipt.clone()).collect();
+        order.extend(
+            got.iter()
+                .map(|d| WorkMessage::decode(&d.body).expect("body").record_id),
+        );
+        s.ports.work.delete(&receipts).await.expect("delete");
+        if order.len() == 25 {
+            break;
+        }
+    }
+    let sent: Vec<RecordId> = messages.iter().map(|m| m.record_id.clone()).collect();
+    assert_eq!(order, sent, "one group, in send order across batches");
+}
+
+#[tokio::test]
+async fn an_oversized_outcome_is_stored_and_published_cut_with_the_marker() {
+    let Some(s) = setup("an_oversized_outcome_is_stored_and_published_cut_with_the_marker").await
+    else {
+        return;
+    };
+    let now = s.clock.now();
+    let mut ev = event("huge", 1, NextState::Continue, now);
+    ev.detail = Some("d".repeat(500 * 1024));
+    let report = s
+        .ports
+        .records
+        .apply_outcomes(std::slice::from_ref(&ev), now)
+        .await
+        .expect("an oversized attempt is stored, not rejected");
+    assert_eq!(report.attempts_stored, 1);
+    let stored = s
+        .ports
+        .records
+        .attempts(&rid("huge"))
+        .await
+        .expect("attempts");
+    let detail = stored[0].detail.as_deref().expect("detail kept");
+    assert!(detail.ends_with(TRUNCATION_MARKER) && detail.len() < 10 * 1024);
+
+    s.ports
+        .outcomes
+        .publish(&[ev])
+        .await
+        .expect("an oversized event is published");
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got = s
+            .ports
+            .outcomes
+            .receive(10, Duration::from_secs(30), Duration::from_secs(1))
+            .await
+            .expect("receive");
+        if !got.is_empty() {
+            break;
+        }
+    }
+    let delivered = OutcomeEvent::decode(&got[0].body).expect("an outcome event");
+    assert!(delivered
+        .detail
+        .is_some_and(|d| d.ends_with(TRUNCATION_MARKER)));
+}
+
+#[tokio::test]
+async fn both_sqs_dead_letter_queues_drain_into_the_dead_letter_table() {
+    let Some(s) = setup("both_sqs_dead_letter_queues_drain_into_the_dead_letter_table").await
+    else {
+        return;
+    };
+    let now = s.clock.now();
+    // What SQS redrive would have put there: a work message and an outcome event.
+    let sqs = aws_sdk_sqs::Client::new(&s.sdk);
+    let work = WorkMessage {
+        v: WORK_MESSAGE_VERSION,
+        record_id: rid("w-1"),
+        provider: pid("p"),
+        attempt: 2,
+        calls: 1,
+        request: ApiRequest::default(),
+        released_at: now,
+    };
+    sqs.send_message()
+        .queue_url(&s.resources.work_dlq_url)
+        .message_body(work.encode())
+        .message_group_id("p")
+        .message_deduplication_id("w-1#2")
+        .send()
+        .await
+        .expect("send to the work DLQ");
+    let outcome = event("o-1", 1, NextState::Succeeded, now);
+    sqs.send_message()
+        .queue_url(&s.resources.results_dlq_url)
+        .message_body(outcome.encode())
+        .send()
+        .await
+        .expect("send to the results DLQ");
+    let dead = s
+        .ports
+        .dead_letters
+        .list(&DeadLetterFilter::default())
+        .await
+        .expect("list drains first");
+    let mut records: Vec<_> = dead.iter().map(|d| d.record_id.clone()).collect();
+    records.sort();
+    assert_eq!(records, [Some(rid("o-1")), Some(rid("w-1"))]);
+    assert!(dead
+        .iter()
+        .all(|d| d.id.starts_with("msg:") && d.error_class == ErrorClass::BadMessage));
+    let again = s
+        .ports
+        .dead_letters
+        .list(&DeadLetterFilter::default())
+        .await
+        .expect("list again");
+    assert_eq!(again.len(), 2, "drained once, listed as often as asked");
+    for url in [&s.resources.work_dlq_url, &s.resources.results_dlq_url] {
+        let left = sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .expect("depth")
+            .attributes
+            .expect("attributes");
+        assert_eq!(left[&QueueAttributeName::ApproximateNumberOfMessages], "0");
+    }
+}
