@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Every test pacer has, in the order a failure is cheapest to find:
-# formatting, lints, the core's purity, then the whole workspace's tests
-# (unit, port contract suite, end-to-end pipeline, CLI).
+# Every test pacer has, in the order a failure is cheapest to find: formatting, lints,
+# the core's purity, then the whole workspace's tests (unit, the port contract suite on
+# the embedded backend and on the moto AWS emulator, end-to-end pipelines, Lambda
+# handlers, the HTTP API, the CLI), the SAM template checks, and a property-based run
+# against the local HTTP API's OpenAPI document. Everything it needs that is not a Rust
+# crate (moto, cfn-lint, the SAM CLI, schemathesis) goes into the project-local .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,5 +22,21 @@ if [ -n "$io_deps" ]; then
 fi
 echo "ok"
 
+echo "== moto (AWS emulator) on 127.0.0.1"
+endpoint="$(scripts/moto.sh)"
+trap 'scripts/moto.sh stop >/dev/null 2>&1 || true' EXIT
+export PACER_TEST_AWS_ENDPOINT="$endpoint"
+# The SDK must never reach real AWS from a test, whatever the caller's environment says.
+export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=moto AWS_SECRET_ACCESS_KEY=moto AWS_REGION=us-east-1
+unset AWS_PROFILE AWS_SESSION_TOKEN
+
 echo "== cargo test"
 cargo test --workspace --locked --no-fail-fast
+
+echo "== SAM template checks"
+scripts/check-template.sh
+
+if [ -x scripts/test-api.sh ]; then
+  echo "== property-based run against the HTTP API"
+  scripts/test-api.sh
+fi

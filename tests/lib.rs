@@ -116,6 +116,7 @@ impl Pipeline {
                         path: "/collect".into(),
                         ..Default::default()
                     },
+                    callback_url: None,
                 }
             })
             .collect();

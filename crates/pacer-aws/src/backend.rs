@@ -5,6 +5,7 @@ use crate::dead_letters::DynamoDeadLetters;
 use crate::outcome_bus::SnsOutcomeBus;
 use crate::work_queue::SqsWorkQueue;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use pacer_core::ports::{ApiCaller, Ports, RateGate};
 use pacer_core::Clock;
 use serde::{Deserialize, Serialize};
@@ -103,6 +104,36 @@ impl Aws {
                 dynamo: aws_sdk_dynamodb::Client::new(sdk),
                 sqs: aws_sdk_sqs::Client::new(sdk),
                 sns: aws_sdk_sns::Client::new(sdk),
+                resources,
+                options,
+                clock,
+            }),
+        }
+    }
+
+    /// Like [`Aws::new`], with `interceptor` registered on every client (e.g. a
+    /// [`crate::recorder::Recorder`] listing the operations made, for IAM checks).
+    pub fn new_with_interceptor(
+        sdk: &SdkConfig,
+        resources: AwsResources,
+        options: AwsOptions,
+        clock: Arc<dyn Clock>,
+        interceptor: SharedInterceptor,
+    ) -> Self {
+        let dynamo = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(interceptor.clone())
+            .build();
+        let sqs = aws_sdk_sqs::config::Builder::from(sdk)
+            .interceptor(interceptor.clone())
+            .build();
+        let sns = aws_sdk_sns::config::Builder::from(sdk)
+            .interceptor(interceptor)
+            .build();
+        Self {
+            inner: Arc::new(Inner {
+                dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo),
+                sqs: aws_sdk_sqs::Client::from_conf(sqs),
+                sns: aws_sdk_sns::Client::from_conf(sns),
                 resources,
                 options,
                 clock,

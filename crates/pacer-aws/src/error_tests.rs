@@ -67,6 +67,7 @@ fn record(id: &str) -> NewRecord {
             path: "/x".into(),
             ..Default::default()
         },
+        callback_url: None,
     }
 }
 

@@ -15,7 +15,9 @@
 //! [`Aws::ports`] to the services. SDK errors become [`pacer_core::PortError`]s that say
 //! whether to retry, with the SDK error kept as the source; conditional-check failures
 //! are typed results, never errors. [`provision`] creates the resources of
-//! `infra/resources.json`, for tests and sandboxes.
+//! `infra/resources.json`, for tests and sandboxes; [`recorder`] lists the AWS operations
+//! the clients make (and the IAM permissions they need) when registered with
+//! [`Aws::new_with_interceptor`].
 //!
 //! What it is not: the Lambda entry points (`pacer-lambda`) or the deployment template.
 //! This crate never reads the environment itself.
@@ -32,6 +34,7 @@ mod outcome_bus;
 mod providers;
 pub mod provision;
 mod record_item;
+pub mod recorder;
 mod records;
 mod schedule;
 mod sqs;

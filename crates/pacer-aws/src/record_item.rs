@@ -31,6 +31,8 @@ pub(crate) const DUE_AT: &str = "due_at";
 pub(crate) const ATTEMPT: &str = "attempt";
 pub(crate) const CALLS: &str = "calls";
 pub(crate) const NOTE: &str = "note";
+/// Where the final outcome is posted (HTTP API records).
+pub(crate) const CALLBACK_URL: &str = "callback_url";
 pub(crate) const CREATED_AT: &str = "created_at";
 pub(crate) const UPDATED_AT: &str = "updated_at";
 pub(crate) const REV: &str = "rev";
@@ -95,6 +97,9 @@ pub(crate) fn to_item(record: &Record, rev: u64, shards: u16) -> Result<Item, Po
     if let Some(note) = &record.note {
         item.insert(NOTE.to_owned(), s(note));
     }
+    if let Some(url) = &record.callback_url {
+        item.insert(CALLBACK_URL.to_owned(), s(url.as_str()));
+    }
     let shard = shard(record.id.as_str(), shards);
     match record.state {
         RecordState::Pending => {
@@ -134,6 +139,10 @@ pub(crate) fn from_item(item: &Item) -> Result<(Record, u64), PortError> {
         attempt: req_n(item, ATTEMPT, op)?,
         calls: req_n(item, CALLS, op)?,
         note: opt_s(item, NOTE, op)?.map(str::to_owned),
+        callback_url: opt_s(item, CALLBACK_URL, op)?
+            .map(pacer_core::callback_url::CallbackUrl::parse)
+            .transpose()
+            .map_err(|e| bad("callback_url", &e))?,
         created_at: Timestamp::from_millis(req_n(item, CREATED_AT, op)?),
         updated_at: Timestamp::from_millis(req_n(item, UPDATED_AT, op)?),
     };
@@ -158,6 +167,7 @@ mod tests {
             attempt: 2,
             calls: 1,
             note: Some("why".into()),
+            callback_url: None,
             created_at: Timestamp::from_millis(1_000),
             updated_at: Timestamp::from_millis(2_000),
         }

@@ -33,6 +33,7 @@ async fn insert_one(aws: &Aws, record: &NewRecord, now: Timestamp) -> Result<boo
         attempt: 0,
         calls: 0,
         note: None,
+        callback_url: record.callback_url.clone(),
         created_at: now,
         updated_at: now,
     };

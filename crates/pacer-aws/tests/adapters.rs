@@ -205,6 +205,7 @@ async fn the_due_index_holds_only_schedulable_work_spread_over_shards() {
                 path: "/x".into(),
                 ..Default::default()
             },
+            callback_url: None,
         })
         .collect();
     s.ports.records.insert(&records, now).await.expect("insert");

@@ -65,6 +65,8 @@ impl BackendFactory for MotoFactory {
         );
         Harness {
             ports: aws.ports(Arc::new(UnusedCaller), Arc::new(Unlimited)),
+            // The HTTP API's ports are not on AWS yet (issue 5): those cases are skipped.
+            api: None,
             clock,
             caps: Capabilities {
                 dedup_survives_delete: false,

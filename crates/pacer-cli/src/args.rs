@@ -84,6 +84,15 @@ pub enum Command {
     /// Provider settings: list, show, set (takes effect at the next batch, no restart).
     #[command(subcommand)]
     Providers(ProvidersCommand),
+    /// Serve the HTTP API (records, feed, OpenAPI at /openapi.json) on the embedded
+    /// backend, with the local runtime beside it: submitted records are called as soon as
+    /// their provider's pacing allows, and webhooks are delivered, signed.
+    ///
+    /// Example: `PACER_WEBHOOK_SECRET=$(openssl rand -hex 32) pacer --db pacer.db --config pacer.toml serve --listen 127.0.0.1:8080`
+    Serve(crate::commands::serve::ServeArgs),
+    /// Consumer applications of the HTTP API: add (prints the token once), list, revoke.
+    #[command(subcommand)]
+    Clients(crate::commands::clients::ClientsCommand),
     /// Measure: `plan` (1 M records planned and released) or `drain` (back-to-back calls
     /// against the mock API). Prints figures; build with `--release`.
     ///

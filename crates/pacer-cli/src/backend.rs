@@ -1,7 +1,7 @@
 //! Opening the embedded backend with the real HTTP caller.
 
 use anyhow::Context as _;
-use pacer_core::ports::{Ports, RateGate, Unlimited};
+use pacer_core::ports::{ApiPorts, RateGate, Unlimited};
 use pacer_core::SystemClock;
 use pacer_embedded::{Embedded, EmbeddedOptions};
 use pacer_http::HttpCaller;
@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Opens `db` (creating it) and wires every port; `global_rate` caps calls per second.
-pub fn open(db: &Path, global_rate: Option<f64>) -> anyhow::Result<(Embedded, Ports)> {
+pub fn open(db: &Path, global_rate: Option<f64>) -> anyhow::Result<(Embedded, ApiPorts)> {
     let embedded = Embedded::open(db, Arc::new(SystemClock), EmbeddedOptions::default())
         .with_context(|| format!("opening database {}", db.display()))?;
     // Idle connections kept per host: providers often share one host, and a call that
@@ -22,6 +22,6 @@ pub fn open(db: &Path, global_rate: Option<f64>) -> anyhow::Result<(Embedded, Po
         }
         None => Arc::new(Unlimited),
     };
-    let ports = embedded.ports(Arc::new(caller), gate);
+    let ports = embedded.api_ports(Arc::new(caller), gate);
     Ok((embedded, ports))
 }

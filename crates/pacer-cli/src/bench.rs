@@ -73,6 +73,7 @@ async fn seed(
                     path: "/item".into(),
                     ..Default::default()
                 },
+                callback_url: None,
             });
             if batch.len() == batch.capacity() {
                 ports.records.insert(&batch, ports.clock.now()).await?;
@@ -170,7 +171,7 @@ async fn drain_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
         ..RuntimeConfig::default()
     };
     eprintln!("draining {records} records over {providers} providers at {latency:?} per call…");
-    let rt = Runtime::start(ports.clone(), runtime);
+    let rt = Runtime::start(ports.core.clone(), runtime);
     let far = ports.clock.now().plus(Duration::from_secs(365 * 86400));
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -66,6 +66,7 @@ fn records_for(provider: &ProviderId, n: u64, first: u64) -> anyhow::Result<Vec<
                     body: Some(serde_json::json!({ "serial": serial })),
                     ..Default::default()
                 },
+                callback_url: None,
             })
         })
         .collect()

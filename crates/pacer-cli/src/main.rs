@@ -78,6 +78,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dlq(command) => commands::dlq::run(&ports, command).await?,
         Command::Schedule(args) => commands::schedule::run(&ports, args).await?,
         Command::Providers(command) => commands::providers::run(&ports, command).await?,
+        Command::Serve(args) => commands::serve::run(&ports, args).await?,
+        Command::Clients(command) => commands::clients::run(&ports, command).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -93,6 +93,10 @@ fn every_subcommand_documents_itself_with_an_example() {
         vec!["providers", "show"],
         vec!["providers", "set"],
         vec!["bench"],
+        vec!["serve"],
+        vec!["clients", "add"],
+        vec!["clients", "list"],
+        vec!["clients", "revoke"],
     ] {
         let mut args = sub.clone();
         args.push("--help");

@@ -8,6 +8,7 @@
 //! services run on one machine and in Lambda.
 
 pub mod breaker;
+pub mod callback_url;
 pub mod classify;
 pub mod error;
 pub mod ids;
@@ -20,6 +21,7 @@ pub mod retry;
 pub mod schema;
 pub mod services;
 pub mod time;
+pub mod webhook;
 
 pub use error::PortError;
 pub use ids::{IdError, ProviderId, RecordId};

@@ -3,6 +3,7 @@
 //! A record is validated once when it enters pacer ([`NewRecord::parse_json_line`] or
 //! [`NewRecord::validate`]); afterwards every component trusts its shape.
 
+use crate::callback_url::CallbackUrl;
 use crate::ids::{IdError, ProviderId, RecordId};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -83,6 +84,10 @@ pub struct NewRecord {
     pub provider: ProviderId,
     /// The call to make.
     pub request: ApiRequest,
+    /// Where to POST the final outcome, if anywhere (submitted over the HTTP API only;
+    /// checked against [`crate::callback_url::CallbackPolicy`] before it is accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<CallbackUrl>,
 }
 
 /// A record that failed validation, naming the field at fault.
@@ -143,6 +148,7 @@ impl NewRecord {
             id,
             provider,
             request,
+            callback_url: None,
         };
         record.validate()?;
         Ok(record)
@@ -309,6 +315,9 @@ pub struct Record {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// Where its final outcome is POSTed, if anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<CallbackUrl>,
 }
 
 #[cfg(test)]

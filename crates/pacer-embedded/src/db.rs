@@ -1,6 +1,6 @@
 //! Opening the file, the schema, and the one connection every port shares.
 
-use pacer_core::ports::{ApiCaller, Ports, RateGate};
+use pacer_core::ports::{ApiCaller, ApiPorts, Ports, RateGate};
 use pacer_core::{Clock, PortError};
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction};
 use std::path::{Path, PathBuf};
@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS records (
 -- Sparse indexes: finished records are in none of them, so release never scans them.
 CREATE INDEX IF NOT EXISTS records_due ON records(due_at) WHERE state IN ('scheduled', 'retry_wait');
 CREATE INDEX IF NOT EXISTS records_stale ON records(updated_at) WHERE state IN ('queued', 'in_flight');
-CREATE INDEX IF NOT EXISTS records_pending ON records(provider) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS records_pending_v2 ON records(provider, created_at, id) WHERE state = 'pending';
+DROP INDEX IF EXISTS records_pending;
 CREATE TABLE IF NOT EXISTS attempts (
     record_id TEXT NOT NULL,
     attempt INTEGER NOT NULL,
@@ -172,16 +173,19 @@ impl Checkpointer {
         conn.busy_timeout(Duration::from_secs(1))?;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = Arc::clone(&stop);
-        let spawned = std::thread::Builder::new().name("pacer-checkpoint".into()).spawn(move || {
-            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(250));
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::debug!(error = %e, "WAL checkpoint skipped");
+        let spawned = std::thread::Builder::new()
+            .name("pacer-checkpoint".into())
+            .spawn(move || {
+                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(250));
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::debug!(error = %e, "WAL checkpoint skipped");
+                    }
                 }
-            }
-            // A last full checkpoint so the file is compact for the next process.
-            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        });
+                // A last full checkpoint so the file is compact for the next process.
+                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            });
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "no checkpoint thread; the WAL grows until the next open");
         }
@@ -215,8 +219,9 @@ impl Shared {
             // on it (timers, sockets). On a multi-threaded runtime, tell tokio first so it
             // moves the thread's other tasks elsewhere while this one waits.
             Err(std::sync::TryLockError::WouldBlock) => {
-                let multi = tokio::runtime::Handle::try_current()
-                    .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+                let multi = tokio::runtime::Handle::try_current().is_ok_and(|h| {
+                    h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+                });
                 let wait = || self.conn.lock().unwrap_or_else(|p| p.into_inner());
                 if multi {
                     tokio::task::block_in_place(wait)
@@ -300,6 +305,7 @@ impl Embedded {
         )
         .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
+        crate::api_schema::migrate(&conn).map_err(wrap)?;
         let found: Option<i64> = conn
             .query_row(
                 "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'",
@@ -369,11 +375,23 @@ impl Embedded {
         }
     }
 
+    /// Every port, the HTTP API's included.
+    pub fn api_ports(&self, caller: Arc<dyn ApiCaller>, gate: Arc<dyn RateGate>) -> ApiPorts {
+        ApiPorts {
+            core: self.ports(caller, gate),
+            intake: Arc::new(self.clone()),
+            clients: Arc::new(self.clone()),
+            feed: Arc::new(self.clone()),
+            callbacks: Arc::new(self.clone()),
+        }
+    }
+
     /// Folds the write-ahead log into the database file and truncates it (blocks writers
     /// briefly): for measurements of the file size and before copying the file.
     pub fn checkpoint(&self) -> Result<(), PortError> {
         let conn = self.shared.conn();
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(|e| sql_error("checkpoint", e))
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|e| sql_error("checkpoint", e))
     }
 
     /// Copies the database into `target` (a consistent snapshot, usable while running).

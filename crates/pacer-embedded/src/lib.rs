@@ -9,8 +9,13 @@
 //! It is not a server: one process runs the workers for a file at a time. Other
 //! processes (the CLI's `status`, `trace`) may read it concurrently.
 
+mod api_schema;
+mod callbacks;
+mod clients;
 mod db;
 mod dead_letters;
+mod feed;
+mod intake;
 mod leases;
 mod providers;
 mod queue;

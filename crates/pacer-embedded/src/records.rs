@@ -1,6 +1,7 @@
 //! The record store: records, attempts, results.
 
 use crate::db::{corrupt, sql_error, Embedded};
+use pacer_core::callback_url::CallbackUrl;
 use pacer_core::lifecycle::{self, Event};
 use pacer_core::planner::WindowPlan;
 use pacer_core::ports::{
@@ -12,13 +13,14 @@ use pacer_core::{NewRecord, PortError, ProviderId, Record, RecordId, RecordState
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 const COLUMNS: &str =
-    "id, provider, request, state, due_at, attempt, calls, note, created_at, updated_at";
+    "id, provider, request, state, due_at, attempt, calls, note, created_at, updated_at, callback_url";
 
 fn read_record(row: &Row<'_>) -> rusqlite::Result<Result<Record, PortError>> {
     let id: String = row.get(0)?;
     let provider: String = row.get(1)?;
     let request: String = row.get(2)?;
     let state: String = row.get(3)?;
+    let callback_url: Option<String> = row.get(10)?;
     Ok((|| {
         let op = "read record";
         Ok(Record {
@@ -43,6 +45,10 @@ fn read_record(row: &Row<'_>) -> rusqlite::Result<Result<Record, PortError>> {
             updated_at: Timestamp::from_millis(
                 row.get(9).map_err(|e| corrupt(op, "updated_at", e))?,
             ),
+            callback_url: callback_url
+                .map(|u| CallbackUrl::parse(&u))
+                .transpose()
+                .map_err(|e| corrupt(op, &format!("callback_url of {id}"), e))?,
         })
     })())
 }
@@ -109,6 +115,9 @@ fn apply_one(tx: &Transaction<'_>, ev: &OutcomeEvent, now: i64) -> Result<(bool,
     tx.prepare_cached("UPDATE records SET state = ?2, due_at = ?3, note = ?4 WHERE id = ?1")
         .and_then(|mut s| s.execute(params![ev.record_id.as_str(), to.as_str(), due_at, note]))
         .map_err(e)?;
+    if to.is_final() {
+        crate::feed::on_final(tx, ev, to, now)?;
+    }
     if ev.next == NextState::Succeeded {
         tx.prepare_cached(
             "INSERT OR IGNORE INTO results (record_id, attempt, status, body, stored_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -138,8 +147,8 @@ impl RecordStore for Embedded {
             let e = |err| sql_error("insert records", err);
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT INTO records (id, provider, request, state, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, 'pending', ?4, ?4) ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO records (id, provider, request, state, created_at, updated_at, callback_url)
+                     VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5) ON CONFLICT (id) DO NOTHING",
                 )
                 .map_err(e)?;
             let mut report = InsertReport::default();
@@ -151,7 +160,8 @@ impl RecordStore for Embedded {
                         r.id.as_str(),
                         r.provider.as_str(),
                         request,
-                        now.as_millis()
+                        now.as_millis(),
+                        r.callback_url.as_ref().map(CallbackUrl::as_str)
                     ])
                     .map_err(e)?
                 {

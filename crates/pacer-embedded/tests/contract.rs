@@ -29,8 +29,10 @@ impl BackendFactory for EmbeddedFactory {
             options,
         )
         .expect("open the embedded backend");
+        let api = embedded.api_ports(Arc::new(UnusedCaller), Arc::new(Unlimited));
         Harness {
-            ports: embedded.ports(Arc::new(UnusedCaller), Arc::new(Unlimited)),
+            ports: api.core.clone(),
+            api: Some(api),
             clock,
             caps: Capabilities::FULL,
             guard: Some(Box::new(dir)),

@@ -121,6 +121,17 @@ impl Runtime {
         }
     }
 
+    /// Also delivers due webhooks until shutdown (the `serve` command's runtime).
+    pub fn deliver_callbacks(
+        &mut self,
+        ports: pacer_core::ports::ApiPorts,
+        worker: crate::CallbackWorker,
+    ) {
+        let stop = self.stop.subscribe();
+        let handle = tokio::spawn(crate::callbacks::callbacks_loop(ports, worker, stop));
+        self.producers.push(handle);
+    }
+
     /// Live counters.
     pub fn stats(&self) -> Arc<RuntimeStats> {
         Arc::clone(&self.stats)
@@ -312,10 +323,23 @@ async fn settle(
 /// Applies outcomes in batches. It polls on a short period instead of waking on every
 /// publish: one store transaction per batch, not per call, at the price of a few
 /// milliseconds of delay before an outcome shows in the store.
-async fn results_loop(ports: Ports, config: RuntimeConfig, drain: watch::Receiver<bool>, stats: Arc<RuntimeStats>) {
+async fn results_loop(
+    ports: Ports,
+    config: RuntimeConfig,
+    drain: watch::Receiver<bool>,
+    stats: Arc<RuntimeStats>,
+) {
     loop {
         let draining = *drain.borrow();
-        let deliveries = match ports.outcomes.receive(config.results_batch, Duration::from_secs(30), Duration::ZERO).await {
+        let deliveries = match ports
+            .outcomes
+            .receive(
+                config.results_batch,
+                Duration::from_secs(30),
+                Duration::ZERO,
+            )
+            .await
+        {
             Ok(d) => d,
             Err(err) => {
                 stats.port_errors.fetch_add(1, Ordering::Relaxed);
@@ -329,9 +353,13 @@ async fn results_loop(ports: Ports, config: RuntimeConfig, drain: watch::Receive
         }
         if !deliveries.is_empty() {
             let report = services::apply_outcomes(&ports, &deliveries).await;
-            stats.applied.fetch_add(report.applied as u64, Ordering::Relaxed);
-            let receipts: HashMap<&str, &str> =
-                deliveries.iter().map(|d| (d.message_id.as_str(), d.receipt.as_str())).collect();
+            stats
+                .applied
+                .fetch_add(report.applied as u64, Ordering::Relaxed);
+            let receipts: HashMap<&str, &str> = deliveries
+                .iter()
+                .map(|d| (d.message_id.as_str(), d.receipt.as_str()))
+                .collect();
             let done: Vec<String> = report
                 .dispositions
                 .iter()

@@ -1,6 +1,7 @@
 //! The operator commands. Each prints a readable table by default and JSON with
 //! `--output json`; each returns an error that says what to do next.
 
+pub mod clients;
 pub mod dlq;
 pub mod import;
 pub mod plan;
@@ -8,6 +9,7 @@ pub mod providers;
 pub mod records;
 pub mod run;
 pub mod schedule;
+pub mod serve;
 pub mod status;
 pub mod trace;
 

@@ -6,16 +6,28 @@
 //! results, never errors.
 
 mod api_caller;
+mod callbacks;
+mod clients;
 mod dead_letters;
+mod feed;
+mod intake;
 mod lease_store;
 mod outcome_bus;
 mod provider_directory;
 mod rate_gate;
 mod record_store;
+mod resolver;
+mod webhook_sender;
 mod work_queue;
 
 pub use api_caller::{ApiCall, ApiCaller};
+pub use callbacks::{CallbackDeadLetter, CallbackDelivery, CallbackQueue, Settlement};
+pub use clients::{
+    AppName, Client, ClientDirectory, InvalidAppName, Registration, TokenHash, MAX_APP_NAME_LEN,
+};
 pub use dead_letters::{DeadLetter, DeadLetterFilter, DeadLetterQueue};
+pub use feed::{FinalOutcome, OutcomeFeed};
+pub use intake::{Admission, RecordIntake};
 pub use lease_store::{Claim, Lease, LeaseGrant, LeaseStore};
 pub use outcome_bus::OutcomeBus;
 pub use provider_directory::ProviderDirectory;
@@ -24,6 +36,8 @@ pub use record_store::{
     ApplyReport, HistoryEntry, InsertReport, RecordFilter, RecordStore, Replay, ScheduleReport,
     StateCount, StoredResult,
 };
+pub use resolver::{HostResolver, ResolveError};
+pub use webhook_sender::{WebhookFailure, WebhookPost, WebhookSender};
 pub use work_queue::{Delivery, QueueDepth, SendReport, WorkQueue};
 
 use crate::time::Clock;
@@ -50,4 +64,29 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// The global call-rate cap.
     pub gate: Arc<dyn RateGate>,
+}
+
+/// The pipeline's ports plus those of the HTTP API (on-demand intake, consumer apps,
+/// the outcome feed, webhook deliveries). Kept apart so a backend can run the pipeline
+/// before it serves the API; derefs to [`Ports`].
+#[derive(Clone)]
+pub struct ApiPorts {
+    /// The pipeline's ports.
+    pub core: Ports,
+    /// Records submitted on demand (the HTTP API).
+    pub intake: Arc<dyn RecordIntake>,
+    /// Consumer applications of the HTTP API.
+    pub clients: Arc<dyn ClientDirectory>,
+    /// The feed of final outcomes.
+    pub feed: Arc<dyn OutcomeFeed>,
+    /// Webhook deliveries.
+    pub callbacks: Arc<dyn CallbackQueue>,
+}
+
+impl std::ops::Deref for ApiPorts {
+    type Target = Ports;
+
+    fn deref(&self) -> &Ports {
+        &self.core
+    }
 }

@@ -59,6 +59,7 @@ pub(crate) fn new_record(id: &str, provider: &str, path: &str) -> NewRecord {
             path: path.to_owned(),
             ..Default::default()
         },
+        callback_url: None,
     }
 }
 
@@ -251,4 +252,11 @@ pub(crate) fn dead_letter(
         dead_lettered_at: at,
         body: format!("{{\"dead\":\"{id}\"}}"),
     }
+}
+
+/// The HTTP API's ports of a harness whose API cases already checked they exist.
+pub(crate) fn api_of(h: &Harness) -> &pacer_core::ports::ApiPorts {
+    h.api
+        .as_ref()
+        .expect("API cases check for the API ports first")
 }

@@ -3,7 +3,8 @@
 //! Each case is a plain `pub async fn case_name(h: Harness)` in the module of the port
 //! it checks ([`records`], [`record_release`], [`record_outcomes`], [`record_history`],
 //! [`leases`], [`providers`], [`work_queue`], [`work_receive`], [`work_dedup`],
-//! [`outcomes`], [`dead_letters`]). It states one promise of that port's doc comment
+//! [`outcomes`], [`dead_letters`], and for the HTTP API [`intake`], [`clients`],
+//! [`feed`], [`callbacks`]). It states one promise of that port's doc comment
 //! and fails with a message saying which. A backend
 //! runs the whole suite with one macro call, which stamps out one `#[tokio::test]` per
 //! case (so one failure does not hide the rest), each on a fresh, isolated backend:
@@ -21,14 +22,19 @@
 //!
 //! Time is a [`ManualClock`] the cases move by hand: no case sleeps except the long-poll
 //! one, which needs real time by nature. The suite only uses `records`, `leases`,
-//! `providers`, `work`, `outcomes`, `dead_letters` and `clock` from the ports; the
+//! `providers`, `work`, `outcomes`, `dead_letters`, `intake`, `clients`, `feed`,
+//! `callbacks` and `clock` from the ports; the
 //! caller and the rate gate may be [`UnusedCaller`] and
 //! [`pacer_core::ports::Unlimited`].
 //!
 //! What the suite is not: a test of the services (plan, release, work, apply) or of
 //! performance. It checks the ports one promise at a time.
 
+pub mod callbacks;
+pub mod clients;
 pub mod dead_letters;
+pub mod feed;
+pub mod intake;
 pub mod leases;
 pub mod outcomes;
 pub mod providers;
@@ -85,6 +91,9 @@ impl Capabilities {
 pub struct Harness {
     /// The backend's ports. Their `clock` must be (or read) [`Harness::clock`].
     pub ports: Ports,
+    /// The HTTP API's ports, for backends that serve the API; the API cases are skipped
+    /// (with a printed reason) when this is `None`.
+    pub api: Option<pacer_core::ports::ApiPorts>,
     /// The clock the backend reads; cases move it instead of sleeping.
     pub clock: Arc<ManualClock>,
     /// What the backend can do.
@@ -212,6 +221,26 @@ macro_rules! contract_suite {
                 published_events_are_received_and_gone_once_acked,
                 unacked_deliveries_come_back_after_the_visibility_timeout,
                 depth_counts_waiting_and_in_flight_deliveries,
+            ]);
+            $crate::__contract_port!($factory, intake: [
+                submit_stores_new_records_scheduled_due_now_with_their_callback_url,
+                submit_reports_duplicates_in_order_and_leaves_them_untouched,
+            ]);
+            $crate::__contract_port!($factory, clients: [
+                register_stores_a_new_app_and_leaves_an_active_one_alone,
+                revoke_disables_an_app_once_and_registering_again_reactivates_it,
+                list_is_sorted_by_app_and_includes_revoked_apps,
+            ]);
+            $crate::__contract_port!($factory, feed: [
+                a_final_outcome_is_appended_once_and_taken_once,
+                only_moves_into_a_final_state_are_appended,
+                applications_take_independently_from_the_beginning_in_order,
+                a_replayed_record_that_ends_again_is_appended_again,
+            ]);
+            $crate::__contract_port!($factory, callbacks: [
+                a_final_move_of_a_record_with_a_callback_url_enqueues_one_delivery,
+                a_delivery_is_hidden_for_its_lease_then_comes_back_under_a_new_receipt,
+                settlements_remove_reschedule_or_dead_letter_a_delivery,
             ]);
             $crate::__contract_port!($factory, dead_letters: [
                 put_is_idempotent_by_id_and_keeps_the_first_copy,

@@ -1,0 +1,55 @@
+//! Schema additions for the HTTP API: consumer clients, the outcome feed and its
+//! per-client positions, webhook deliveries, and records' `callback_url` column.
+//!
+//! Additive only (new tables, one nullable column), so files written before them open
+//! unchanged and older builds still read newer files.
+
+use rusqlite::Connection;
+
+const API_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS clients (
+    app TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS clients_by_token ON clients(token_hash);
+-- The outcome feed: AUTOINCREMENT so a sequence number is never reused.
+CREATE TABLE IF NOT EXISTS feed (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    UNIQUE (record_id, attempt)
+);
+CREATE TABLE IF NOT EXISTS feed_positions (app TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS callbacks (
+    id TEXT PRIMARY KEY,
+    record_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    due_at INTEGER NOT NULL,
+    receipt TEXT,
+    reason TEXT,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks(due_at) WHERE state = 'pending';
+CREATE UNIQUE INDEX IF NOT EXISTS callbacks_by_receipt ON callbacks(receipt) WHERE receipt IS NOT NULL;
+CREATE INDEX IF NOT EXISTS callbacks_dead ON callbacks(updated_at, id) WHERE state = 'dead_lettered';
+"#;
+
+/// Creates the API tables and adds `records.callback_url` where missing.
+pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(API_SCHEMA)?;
+    let has_column: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('records') WHERE name = 'callback_url'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_column {
+        conn.execute_batch("ALTER TABLE records ADD COLUMN callback_url TEXT")?;
+    }
+    Ok(())
+}
