@@ -66,7 +66,7 @@ pub struct RecordInput {
 #[serde(untagged)]
 pub enum SubmitBody {
     /// One record.
-    One(RecordInput),
+    One(Box<RecordInput>),
     /// A batch.
     Batch(Vec<RecordInput>),
 }

@@ -260,7 +260,7 @@ fn bad_config_and_bad_durations_name_what_is_wrong() {
 fn run_until_idle(cli: &Cli, cfg: &Path) {
     let out = cli.run(&[
         "--config",
-        cfg.to_str().unwrap(),
+        cfg.to_str().expect("utf-8 path"),
         "run",
         "--window",
         "1s",
