@@ -197,7 +197,7 @@ pub fn render(s: &Summary) -> String {
         "records",
         "calls",
         "min interval",
-        "min gap",
+        "min gap seen by API",
         "median gap",
         "overlaps",
     ]);
@@ -213,5 +213,8 @@ pub fn render(s: &Summary) -> String {
             p.overlaps.to_string(),
         ]);
     }
-    format!("{totals}\n{per}\nfinished in {:.1} s", s.seconds)
+    format!(
+        "{totals}\n{per}\ngaps are between call starts as the API saw them: pacer spaces the starts it makes by the\nminimum interval, and the API sees them give or take transport jitter.\nfinished in {:.1} s",
+        s.seconds
+    )
 }
