@@ -9,7 +9,21 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(name = "pacer", version, about, long_about = None)]
 pub struct Cli {
-    /// The embedded database file.
+    /// Where the records live: the embedded database (`--db`) or a deployed AWS stack
+    /// (`--stack`, or the resource names one by one; credentials and region from
+    /// AWS_PROFILE / AWS_REGION, AWS_ENDPOINT_URL for an emulator).
+    #[arg(
+        long,
+        global = true,
+        env = "PACER_BACKEND",
+        value_enum,
+        default_value_t
+    )]
+    pub backend: Backend,
+    /// The AWS resources (with `--backend aws`).
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
+    /// The embedded database file (embedded backend only).
     #[arg(long, global = true, env = "PACER_DB", default_value = "pacer.db")]
     pub db: PathBuf,
     /// Config file (TOML): window, defaults and providers. Its providers are saved into
@@ -22,6 +36,16 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Which backend the commands work on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Backend {
+    /// The embedded SQLite database (`--db`).
+    #[default]
+    Embedded,
+    /// A deployed AWS stack (DynamoDB, SQS, SNS, EventBridge Scheduler).
+    Aws,
 }
 
 /// Output format.

@@ -1,7 +1,8 @@
-//! Opening the embedded backend with the real HTTP caller.
+//! Opening a backend with the real HTTP caller: the embedded database, or a deployed
+//! AWS stack (one `SdkConfig`, honouring `AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`).
 
 use anyhow::Context as _;
-use pacer_core::ports::{ApiPorts, RateGate, Unlimited};
+use pacer_core::ports::{ApiPorts, Ports, RateGate, Unlimited};
 use pacer_core::SystemClock;
 use pacer_embedded::{Embedded, EmbeddedOptions};
 use pacer_http::HttpCaller;
@@ -13,6 +14,30 @@ use std::sync::Arc;
 pub fn open(db: &Path, global_rate: Option<f64>) -> anyhow::Result<(Embedded, ApiPorts)> {
     let embedded = Embedded::open(db, Arc::new(SystemClock), EmbeddedOptions::default())
         .with_context(|| format!("opening database {}", db.display()))?;
+    let (caller, gate) = caller_and_gate(global_rate)?;
+    let ports = embedded.api_ports(caller, gate);
+    Ok((embedded, ports))
+}
+
+/// Wires every port to the deployed resources of `target`, with clients built from `sdk`.
+pub fn open_aws(
+    sdk: &aws_config::SdkConfig,
+    target: &crate::aws::AwsTarget,
+    global_rate: Option<f64>,
+) -> anyhow::Result<Ports> {
+    let aws = pacer_aws::Aws::new(
+        sdk,
+        target.resources.clone(),
+        pacer_aws::AwsOptions::default(),
+        Arc::new(SystemClock),
+    );
+    let (caller, gate) = caller_and_gate(global_rate)?;
+    Ok(aws.ports(caller, gate))
+}
+
+fn caller_and_gate(
+    global_rate: Option<f64>,
+) -> anyhow::Result<(Arc<HttpCaller>, Arc<dyn RateGate>)> {
     // Idle connections kept per host: providers often share one host, and a call that
     // must open a new connection pays for it in the gap before the next call.
     let caller = HttpCaller::new(1024).context("building the HTTP client")?;
@@ -22,6 +47,5 @@ pub fn open(db: &Path, global_rate: Option<f64>) -> anyhow::Result<(Embedded, Ap
         }
         None => Arc::new(Unlimited),
     };
-    let ports = embedded.api_ports(Arc::new(caller), gate);
-    Ok((embedded, ports))
+    Ok((Arc::new(caller), gate))
 }

@@ -2,10 +2,11 @@
 //! operators run.
 //!
 //! `main.rs` parses arguments and sets up logging; everything else is here: the config
-//! file, opening the embedded backend, the demo, the local runtime loop, and the
+//! file, opening the embedded or AWS backend, the demo, the local runtime loop, and the
 //! operator commands.
 
 pub mod args;
+pub mod aws;
 pub mod backend;
 pub mod bench;
 pub mod commands;

@@ -1,13 +1,35 @@
 //! The `pacer` binary: parse, set up logging, dispatch. Exit codes: 0 ok, 1 error,
-//! 2 bad usage (clap), 3 import finished with rejected lines.
+//! 2 bad usage (clap, or a missing AWS resource name), 3 import finished with rejected
+//! lines.
 
-use clap::Parser;
-use pacer_cli::args::{Cli, Command, RecordsCommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
+use pacer_cli::args::{Backend, Cli, Command, RecordsCommand};
+use pacer_cli::aws::{AwsTarget, UsageError};
 use pacer_cli::{backend, commands, config::Config, demo};
+use pacer_core::ports::{ApiPorts, Ports};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // `--db` has a default, so clap cannot tell a given one from the default by itself.
+    let db_given = matches!(
+        matches.value_source("db"),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    );
+    if cli.backend == Backend::Aws && db_given {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--db (or PACER_DB) is for the embedded backend and cannot be used with \
+                 --backend aws; drop --db, or drop --backend aws to use the database",
+            )
+            .exit();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()),
@@ -28,9 +50,49 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// The opened backend: the embedded database with the HTTP API ports, or a deployed stack.
+enum Opened {
+    /// The database handle is kept open while the commands run.
+    Embedded {
+        _db: pacer_embedded::Embedded,
+        api: ApiPorts,
+    },
+    /// Boxed: the SDK configuration and names are large next to the embedded handle.
+    Aws(Ports, Box<(aws_config::SdkConfig, AwsTarget)>),
+}
+
+impl Opened {
+    fn ports(&self) -> &Ports {
+        match self {
+            Opened::Embedded { api, .. } => api,
+            Opened::Aws(ports, ..) => ports,
+        }
+    }
+
+    /// The HTTP API ports, which only the embedded backend has so far.
+    fn api(&self, command: &str) -> anyhow::Result<&ApiPorts> {
+        match self {
+            Opened::Embedded { api, .. } => Ok(api),
+            Opened::Aws(..) => Err(embedded_only(command)),
+        }
+    }
+}
+
+/// Why an HTTP API command cannot run on AWS yet, and what to do instead.
+fn embedded_only(command: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "`pacer {command}` works on the embedded backend only for now (the HTTP API's \
+         client and feed stores have no AWS adapter yet); run it with --db FILE"
+    )
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -54,7 +116,28 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let config = cli.config.as_deref().map(Config::load).transpose()?;
-    let (_db, ports) = backend::open(&cli.db, config.as_ref().and_then(|c| c.global_rate))?;
+    if cli.backend == Backend::Aws {
+        // Say so before resolving names or touching AWS.
+        match &cli.command {
+            Command::Serve(_) => return Err(embedded_only("serve")),
+            Command::Clients(_) => return Err(embedded_only("clients")),
+            _ => {}
+        }
+    }
+    let global_rate = config.as_ref().and_then(|c| c.global_rate);
+    let opened = match cli.backend {
+        Backend::Embedded => {
+            let (db, api) = backend::open(&cli.db, global_rate)?;
+            Opened::Embedded { _db: db, api }
+        }
+        Backend::Aws => {
+            let sdk = pacer_aws::load_sdk_config().await;
+            let target = cli.aws.resolve(&sdk).await?;
+            let ports = backend::open_aws(&sdk, &target, global_rate)?;
+            Opened::Aws(ports, Box::new((sdk, target)))
+        }
+    };
+    let ports = opened.ports();
     if let Some(c) = &config {
         for p in &c.providers {
             ports.providers.put_provider(p).await?;
@@ -62,24 +145,38 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     match &cli.command {
         Command::Demo(_) | Command::Bench(_) => unreachable!("handled above"),
-        Command::Run(args) => commands::run::run(&ports, config.as_ref(), args).await?,
+        Command::Run(args) => commands::run::run(ports, config.as_ref(), args).await?,
         Command::Records(RecordsCommand::Import(args)) => {
-            if !commands::import::run(&ports, args).await? {
+            if !commands::import::run(ports, args).await? {
                 return Ok(ExitCode::from(3));
             }
         }
-        Command::Records(RecordsCommand::Get(args)) => commands::records::get(&ports, args).await?,
+        Command::Records(RecordsCommand::Get(args)) => commands::records::get(ports, args).await?,
         Command::Records(RecordsCommand::List(args)) => {
-            commands::records::list(&ports, args).await?
+            commands::records::list(ports, args).await?
         }
-        Command::Trace(args) => commands::trace::run(&ports, args).await?,
-        Command::Status(args) => commands::status::run(&ports, args).await?,
-        Command::Plan(args) => commands::plan::run(&ports, config.as_ref(), args).await?,
-        Command::Dlq(command) => commands::dlq::run(&ports, command).await?,
-        Command::Schedule(args) => commands::schedule::run(&ports, args).await?,
-        Command::Providers(command) => commands::providers::run(&ports, command).await?,
-        Command::Serve(args) => commands::serve::run(&ports, args).await?,
-        Command::Clients(command) => commands::clients::run(&ports, command).await?,
+        Command::Trace(args) => commands::trace::run(ports, args).await?,
+        Command::Status(args) => match &opened {
+            Opened::Aws(_, aws) => {
+                let mut doc = commands::status::status_json(ports).await?;
+                if let Some(paused) = commands::schedule_aws::paused(&aws.0, &aws.1).await? {
+                    doc["schedule_paused"] = paused.into();
+                }
+                commands::status::print(&doc, args)?
+            }
+            Opened::Embedded { .. } => commands::status::run(ports, args).await?,
+        },
+        Command::Plan(args) => commands::plan::run(ports, config.as_ref(), args).await?,
+        Command::Dlq(command) => commands::dlq::run(ports, command).await?,
+        Command::Schedule(args) => match &opened {
+            Opened::Aws(_, aws) => commands::schedule_aws::run(ports, &aws.0, &aws.1, args).await?,
+            Opened::Embedded { .. } => commands::schedule::run(ports, args).await?,
+        },
+        Command::Providers(command) => commands::providers::run(ports, command).await?,
+        Command::Serve(args) => commands::serve::run(opened.api("serve")?, args).await?,
+        Command::Clients(command) => {
+            commands::clients::run(opened.api("clients")?, command).await?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

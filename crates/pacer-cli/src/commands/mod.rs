@@ -9,6 +9,7 @@ pub mod providers;
 pub mod records;
 pub mod run;
 pub mod schedule;
+pub mod schedule_aws;
 pub mod serve;
 pub mod status;
 pub mod trace;

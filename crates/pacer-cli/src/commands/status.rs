@@ -66,9 +66,13 @@ pub async fn status_json(ports: &Ports) -> anyhow::Result<serde_json::Value> {
 
 /// Runs the command.
 pub async fn run(ports: &Ports, args: &StatusArgs) -> anyhow::Result<()> {
-    let doc = status_json(ports).await?;
+    print(&status_json(ports).await?, args)
+}
+
+/// Prints a status document (from [`status_json`], possibly amended by the backend).
+pub fn print(doc: &serde_json::Value, args: &StatusArgs) -> anyhow::Result<()> {
     if args.output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        println!("{}", serde_json::to_string_pretty(doc)?);
         return Ok(());
     }
     let mut table = Table::new();

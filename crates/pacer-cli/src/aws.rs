@@ -1,0 +1,278 @@
+//! The `--backend aws` flags: which deployed resources to use, from a CloudFormation
+//! stack's outputs (`--stack`) or named one by one (flags or the same environment
+//! variables the Lambda functions read).
+//!
+//! What it is not: the adapters themselves (`pacer-aws`) or the schedule commands
+//! (`commands::schedule_aws`).
+
+use anyhow::Context as _;
+use aws_config::SdkConfig;
+use clap::Args;
+use pacer_aws::AwsResources;
+use std::collections::HashMap;
+
+/// Bad usage found after parsing (exit code 2), e.g. a missing resource name.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The AWS resource flags (used with `--backend aws`).
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "AWS backend (with --backend aws)")]
+pub struct AwsArgs {
+    /// CloudFormation stack whose outputs name every resource (instead of naming them one by one).
+    #[arg(long, global = true, env = "PACER_STACK", conflicts_with_all = NAME_FLAGS)]
+    pub stack: Option<String>,
+    /// DynamoDB records table.
+    #[arg(long, global = true, env = "PACER_RECORDS_TABLE")]
+    pub records_table: Option<String>,
+    /// DynamoDB attempts table.
+    #[arg(long, global = true, env = "PACER_ATTEMPTS_TABLE")]
+    pub attempts_table: Option<String>,
+    /// DynamoDB results table.
+    #[arg(long, global = true, env = "PACER_RESULTS_TABLE")]
+    pub results_table: Option<String>,
+    /// DynamoDB control table.
+    #[arg(long, global = true, env = "PACER_CONTROL_TABLE")]
+    pub control_table: Option<String>,
+    /// DynamoDB dead-letter table.
+    #[arg(long, global = true, env = "PACER_DEAD_LETTERS_TABLE")]
+    pub dead_letters_table: Option<String>,
+    /// SQS work queue URL.
+    #[arg(long, global = true, env = "PACER_WORK_QUEUE_URL")]
+    pub work_queue_url: Option<String>,
+    /// SQS work dead-letter queue URL.
+    #[arg(long, global = true, env = "PACER_WORK_DLQ_URL")]
+    pub work_dlq_url: Option<String>,
+    /// SQS results queue URL.
+    #[arg(long, global = true, env = "PACER_RESULTS_QUEUE_URL")]
+    pub results_queue_url: Option<String>,
+    /// SQS results dead-letter queue URL.
+    #[arg(long, global = true, env = "PACER_RESULTS_DLQ_URL")]
+    pub results_dlq_url: Option<String>,
+    /// SNS outcomes topic ARN.
+    #[arg(long, global = true, env = "PACER_OUTCOMES_TOPIC_ARN")]
+    pub outcomes_topic_arn: Option<String>,
+    /// EventBridge Scheduler schedule that plans the window (group `default`).
+    #[arg(long, global = true, env = "PACER_PLAN_SCHEDULE")]
+    pub plan_schedule: Option<String>,
+    /// EventBridge Scheduler schedule that releases due records (group `default`).
+    #[arg(long, global = true, env = "PACER_RELEASE_SCHEDULE")]
+    pub release_schedule: Option<String>,
+}
+
+/// Every explicit-name flag (they conflict with `--stack`).
+const NAME_FLAGS: [&str; 12] = [
+    "records_table",
+    "attempts_table",
+    "results_table",
+    "control_table",
+    "dead_letters_table",
+    "work_queue_url",
+    "work_dlq_url",
+    "results_queue_url",
+    "results_dlq_url",
+    "outcomes_topic_arn",
+    "plan_schedule",
+    "release_schedule",
+];
+
+/// The resolved deployment: resource names and the two schedules' names.
+#[derive(Debug, Clone)]
+pub struct AwsTarget {
+    /// Tables, queues and topic.
+    pub resources: AwsResources,
+    /// The plan schedule, if known.
+    pub plan_schedule: Option<String>,
+    /// The release schedule, if known.
+    pub release_schedule: Option<String>,
+}
+
+/// One name: its value, its flag, its environment variable and its stack output.
+struct Name<'a> {
+    value: &'a Option<String>,
+    flag: &'static str,
+    env: &'static str,
+    output: &'static str,
+}
+
+impl AwsArgs {
+    fn names(&self) -> [Name<'_>; 12] {
+        let n = |value, flag, env, output| Name {
+            value,
+            flag,
+            env,
+            output,
+        };
+        [
+            n(
+                &self.records_table,
+                "--records-table",
+                "PACER_RECORDS_TABLE",
+                "RecordsTableName",
+            ),
+            n(
+                &self.attempts_table,
+                "--attempts-table",
+                "PACER_ATTEMPTS_TABLE",
+                "AttemptsTableName",
+            ),
+            n(
+                &self.results_table,
+                "--results-table",
+                "PACER_RESULTS_TABLE",
+                "ResultsTableName",
+            ),
+            n(
+                &self.control_table,
+                "--control-table",
+                "PACER_CONTROL_TABLE",
+                "ControlTableName",
+            ),
+            n(
+                &self.dead_letters_table,
+                "--dead-letters-table",
+                "PACER_DEAD_LETTERS_TABLE",
+                "DeadLettersTableName",
+            ),
+            n(
+                &self.work_queue_url,
+                "--work-queue-url",
+                "PACER_WORK_QUEUE_URL",
+                "WorkQueueUrl",
+            ),
+            n(
+                &self.work_dlq_url,
+                "--work-dlq-url",
+                "PACER_WORK_DLQ_URL",
+                "WorkDeadLetterQueueUrl",
+            ),
+            n(
+                &self.results_queue_url,
+                "--results-queue-url",
+                "PACER_RESULTS_QUEUE_URL",
+                "ResultsQueueUrl",
+            ),
+            n(
+                &self.results_dlq_url,
+                "--results-dlq-url",
+                "PACER_RESULTS_DLQ_URL",
+                "ResultsDeadLetterQueueUrl",
+            ),
+            n(
+                &self.outcomes_topic_arn,
+                "--outcomes-topic-arn",
+                "PACER_OUTCOMES_TOPIC_ARN",
+                "OutcomesTopicArn",
+            ),
+            n(
+                &self.plan_schedule,
+                "--plan-schedule",
+                "PACER_PLAN_SCHEDULE",
+                "PlanScheduleName",
+            ),
+            n(
+                &self.release_schedule,
+                "--release-schedule",
+                "PACER_RELEASE_SCHEDULE",
+                "ReleaseScheduleName",
+            ),
+        ]
+    }
+
+    /// Whether any AWS flag was given (they only make sense with `--backend aws`).
+    pub fn any_given(&self) -> bool {
+        self.stack.is_some() || self.names().iter().any(|n| n.value.is_some())
+    }
+
+    /// Resolves the names: from the stack's outputs, else from the flags; a missing name
+    /// is a [`UsageError`] naming its flag and environment variable.
+    pub async fn resolve(&self, sdk: &SdkConfig) -> anyhow::Result<AwsTarget> {
+        let values: Vec<Option<String>> = match &self.stack {
+            Some(stack) => {
+                let outputs = stack_outputs(sdk, stack).await?;
+                let values: Vec<_> = self
+                    .names()
+                    .iter()
+                    .map(|n| outputs.get(n.output).cloned())
+                    .collect();
+                let missing: Vec<_> = self
+                    .names()
+                    .iter()
+                    .zip(&values)
+                    .take(10)
+                    .filter(|(_, v)| v.is_none())
+                    .map(|(n, _)| n.output)
+                    .collect();
+                if !missing.is_empty() {
+                    anyhow::bail!(
+                        "stack {stack} lacks the output(s) {}; is it a pacer stack (template.yaml)? \
+                         Otherwise name the resources with --records-table etc.",
+                        missing.join(", ")
+                    );
+                }
+                values
+            }
+            None => {
+                let missing: Vec<_> = self
+                    .names()
+                    .iter()
+                    .take(10)
+                    .filter(|n| n.value.is_none())
+                    .map(|n| format!("{} (or {})", n.flag, n.env))
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(UsageError(format!(
+                        "--backend aws needs every resource name; missing: {}. \
+                         Pass --stack NAME to read them from the deployed stack instead.",
+                        missing.join(", ")
+                    ))
+                    .into());
+                }
+                self.names().iter().map(|n| n.value.clone()).collect()
+            }
+        };
+        let v = |i: usize| values[i].clone().unwrap_or_default();
+        Ok(AwsTarget {
+            resources: AwsResources {
+                records_table: v(0),
+                attempts_table: v(1),
+                results_table: v(2),
+                control_table: v(3),
+                dead_letters_table: v(4),
+                work_queue_url: v(5),
+                work_dlq_url: v(6),
+                results_queue_url: v(7),
+                results_dlq_url: v(8),
+                outcomes_topic_arn: v(9),
+            },
+            plan_schedule: values[10].clone(),
+            release_schedule: values[11].clone(),
+        })
+    }
+}
+
+/// The outputs of `stack`, by key.
+async fn stack_outputs(sdk: &SdkConfig, stack: &str) -> anyhow::Result<HashMap<String, String>> {
+    let client = aws_sdk_cloudformation::Client::new(sdk);
+    let out = client
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .with_context(|| {
+            format!(
+                "describing stack {stack}: check its name, AWS_REGION and AWS_PROFILE \
+                 (needs cloudformation:DescribeStacks)"
+            )
+        })?;
+    let found = out
+        .stacks()
+        .first()
+        .with_context(|| format!("no stack named {stack}: check its name and AWS_REGION"))?;
+    Ok(found
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+        .collect())
+}

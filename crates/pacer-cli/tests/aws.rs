@@ -1,0 +1,327 @@
+//! The `pacer` binary with `--backend aws` against moto: resources provisioned per test
+//! under a unique prefix, names passed through the same environment variables the Lambda
+//! functions read. Skipped, with the reason printed, when `PACER_TEST_AWS_ENDPOINT` is
+//! unset (scripts/test-aws.sh sets it). The bad-usage cases need no emulator.
+
+use pacer_aws::provision::{provision, unique_prefix, ProvisionOptions};
+use pacer_aws::{Aws, AwsOptions, AwsResources};
+use pacer_core::classify::ErrorClass;
+use pacer_core::ports::{DeadLetter, DeadLetterQueue};
+use pacer_core::{RecordId, SystemClock, Timestamp};
+use serde_json::Value;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+const ENDPOINT_VAR: &str = "PACER_TEST_AWS_ENDPOINT";
+
+fn endpoint(test: &str) -> Option<String> {
+    match std::env::var(ENDPOINT_VAR) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            eprintln!(
+                "skipped {test}: {ENDPOINT_VAR} is not set; run scripts/test-aws.sh (or set it \
+                 to scripts/moto.sh's endpoint) to run the AWS CLI tests"
+            );
+            None
+        }
+    }
+}
+
+async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_scheduler::config::Credentials::new(
+            "moto", "moto", None, None, "moto",
+        ))
+        .load()
+        .await
+}
+
+/// The binary, with a clean environment for the AWS backend.
+fn pacer(endpoint: Option<&str>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pacer"));
+    for var in [
+        "PACER_DB",
+        "PACER_CONFIG",
+        "PACER_BACKEND",
+        "PACER_STACK",
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "moto")
+        .env("AWS_SECRET_ACCESS_KEY", "moto")
+        // Never real AWS from a test: an unreachable endpoint when there is no emulator.
+        .env("AWS_ENDPOINT_URL", endpoint.unwrap_or("http://127.0.0.1:9"));
+    cmd
+}
+
+struct Stack {
+    endpoint: String,
+    resources: AwsResources,
+    plan: String,
+    release: String,
+    dir: tempfile::TempDir,
+}
+
+impl Stack {
+    fn run(&self, args: &[&str]) -> Output {
+        let r = &self.resources;
+        let mut cmd = pacer(Some(&self.endpoint));
+        cmd.arg("--backend")
+            .arg("aws")
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("PACER_RECORDS_TABLE", &r.records_table)
+            .env("PACER_ATTEMPTS_TABLE", &r.attempts_table)
+            .env("PACER_RESULTS_TABLE", &r.results_table)
+            .env("PACER_CONTROL_TABLE", &r.control_table)
+            .env("PACER_DEAD_LETTERS_TABLE", &r.dead_letters_table)
+            .env("PACER_WORK_QUEUE_URL", &r.work_queue_url)
+            .env("PACER_WORK_DLQ_URL", &r.work_dlq_url)
+            .env("PACER_RESULTS_QUEUE_URL", &r.results_queue_url)
+            .env("PACER_RESULTS_DLQ_URL", &r.results_dlq_url)
+            .env("PACER_OUTCOMES_TOPIC_ARN", &r.outcomes_topic_arn)
+            .env("PACER_PLAN_SCHEDULE", &self.plan)
+            .env("PACER_RELEASE_SCHEDULE", &self.release);
+        cmd.output().expect("run pacer")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?} failed: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let text = self.ok(args);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {text}"))
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+async fn create_schedule(client: &aws_sdk_scheduler::Client, name: &str) {
+    use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
+    client
+        .create_schedule()
+        .name(name)
+        .schedule_expression("rate(1 minute)")
+        .flexible_time_window(
+            FlexibleTimeWindow::builder()
+                .mode(FlexibleTimeWindowMode::Off)
+                .build()
+                .expect("window"),
+        )
+        .target(
+            Target::builder()
+                .arn("arn:aws:lambda:us-east-1:123456789012:function:dispatcher")
+                .role_arn("arn:aws:iam::123456789012:role/scheduler")
+                .input(r#"{"mode":"release"}"#)
+                .build()
+                .expect("target"),
+        )
+        .send()
+        .await
+        .expect("create schedule");
+}
+
+async fn stack(endpoint: String) -> (Stack, Aws, aws_sdk_scheduler::Client) {
+    let sdk = sdk_config(&endpoint).await;
+    let prefix = unique_prefix("cli");
+    let options = ProvisionOptions {
+        prefix: prefix.clone(),
+        work_max_receive_count: None,
+    };
+    let resources = provision(&sdk, &options).await.expect("provision");
+    let scheduler = aws_sdk_scheduler::Client::new(&sdk);
+    let (plan, release) = (format!("{prefix}-plan"), format!("{prefix}-release"));
+    create_schedule(&scheduler, &plan).await;
+    create_schedule(&scheduler, &release).await;
+    let aws = Aws::new(
+        &sdk,
+        resources.clone(),
+        AwsOptions::default(),
+        Arc::new(SystemClock),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stack = Stack {
+        endpoint,
+        resources,
+        plan,
+        release,
+        dir,
+    };
+    (stack, aws, scheduler)
+}
+
+#[tokio::test]
+async fn every_operator_command_works_on_the_emulator() {
+    let Some(endpoint) = endpoint("every_operator_command_works_on_the_emulator") else {
+        return;
+    };
+    let (s, aws, scheduler) = stack(endpoint).await;
+
+    // Providers: created and changed without a redeploy.
+    s.ok(&[
+        "providers",
+        "set",
+        "acme",
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--min-interval",
+        "100ms",
+    ]);
+    s.ok(&["providers", "set", "acme", "--max-attempts", "4"]);
+    let shown = s.json(&["providers", "show", "acme", "--output", "json"]);
+    assert!(shown.to_string().contains("acme"), "{shown}");
+    let listed = s.ok(&["providers", "list"]);
+    assert!(listed.contains("acme"), "{listed}");
+
+    // Import: good lines land; bad lines are reported by number and exit 3.
+    let good: String = (0..3)
+        .map(|i| format!("{{\"id\":\"acme-{i}\",\"provider\":\"acme\",\"request\":{{\"method\":\"POST\",\"path\":\"/x\"}}}}\n"))
+        .collect();
+    std::fs::write(s.dir.path().join("good.jsonl"), &good).expect("write");
+    s.ok(&["records", "import", "good.jsonl"]);
+    let bad = format!("{good}not json\n{{\"id\":\"x-1\",\"provider\":\"nobody\",\"request\":{{\"path\":\"/x\"}}}}\n");
+    std::fs::write(s.dir.path().join("bad.jsonl"), bad).expect("write");
+    let out = s.run(&["records", "import", "bad.jsonl"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+
+    let got = s.json(&["records", "get", "acme-1", "--output", "json"]);
+    assert!(got.to_string().contains("acme-1"), "{got}");
+    let list = s.ok(&["records", "list", "--provider", "acme"]);
+    assert!(list.contains("acme-0") && list.contains("acme-2"), "{list}");
+
+    // Status: same shape as on the embedded backend.
+    let status = s.json(&["status", "--output", "json"]);
+    assert_eq!(status["records"], 3, "{status}");
+    for key in [
+        "by_state",
+        "by_provider",
+        "queues",
+        "breakers",
+        "schedule_paused",
+    ] {
+        assert!(status.get(key).is_some(), "status has no {key}: {status}");
+    }
+    assert!(status["queues"]["work"]["visible"].is_u64(), "{status}");
+
+    let plan = s.json(&["plan", "--dry-run", "--window", "1h", "--output", "json"]);
+    assert_eq!(plan["dry_run"], true, "{plan}");
+    assert_eq!(plan["records"], 3, "{plan}");
+
+    // Dead letters: seeded through the port, listed, replay previewed.
+    aws.dead_letters()
+        .put(&[DeadLetter {
+            id: "acme-0#4".into(),
+            record_id: Some(RecordId::new("acme-0").expect("id")),
+            provider: Some("acme".into()),
+            error_class: ErrorClass::ServerError,
+            attempts: 4,
+            reason: "503 four times".into(),
+            dead_lettered_at: Timestamp::from_millis(1_700_000_000_000),
+            body: "{}".into(),
+        }])
+        .await
+        .expect("seed dead letter");
+    let dlq = s.json(&["dlq", "list", "--output", "json"]);
+    assert_eq!(dlq.as_array().map(Vec::len), Some(1), "{dlq}");
+    assert_eq!(dlq[0]["record_id"], "acme-0", "{dlq}");
+    s.ok(&["dlq", "replay", "--provider", "acme", "--dry-run"]);
+    let still = s.json(&["dlq", "list", "--output", "json"]);
+    assert_eq!(
+        still.as_array().map(Vec::len),
+        Some(1),
+        "dry run changed something"
+    );
+
+    // Schedules: pause disables both in EventBridge Scheduler; resume enables them.
+    let paused = s.json(&["schedule", "pause", "--output", "json"]);
+    assert_eq!(paused["paused"], true, "{paused}");
+    let status = s.json(&["schedule", "status", "--output", "json"]);
+    assert_eq!(status["paused"], true, "{status}");
+    let state = |name: String| {
+        let scheduler = scheduler.clone();
+        async move {
+            let got = scheduler
+                .get_schedule()
+                .name(name)
+                .send()
+                .await
+                .expect("get");
+            got.state().map(|s| s.as_str().to_owned())
+        }
+    };
+    assert_eq!(state(s.release.clone()).await.as_deref(), Some("DISABLED"));
+    assert_eq!(state(s.plan.clone()).await.as_deref(), Some("DISABLED"));
+    let text = s.ok(&["schedule", "status"]);
+    assert!(text.contains("PAUSED"), "{text}");
+    let resumed = s.json(&["schedule", "resume", "--output", "json"]);
+    assert_eq!(resumed["paused"], false, "{resumed}");
+    assert_eq!(state(s.release.clone()).await.as_deref(), Some("ENABLED"));
+    let ran = s.json(&["schedule", "run-now", "--output", "json"]);
+    assert!(ran["released_now"].is_u64(), "{ran}");
+
+    // The HTTP API stays embedded-only, and says so.
+    let out = s.run(&["clients", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("embedded backend only"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn db_with_the_aws_backend_is_bad_usage() {
+    let out = pacer(None)
+        .args(["--backend", "aws", "--db", "x.db", "status"])
+        .output()
+        .expect("run pacer");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--db"), "{}", stderr(&out));
+}
+
+#[test]
+fn stack_with_explicit_names_is_bad_usage() {
+    let out = pacer(None)
+        .args([
+            "--backend",
+            "aws",
+            "--stack",
+            "pacer",
+            "--records-table",
+            "t",
+            "status",
+        ])
+        .output()
+        .expect("run pacer");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--stack"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_missing_table_name_names_its_flag_and_variable() {
+    let mut cmd = pacer(None);
+    for var in ["PACER_RECORDS_TABLE", "PACER_ATTEMPTS_TABLE"] {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .args(["--backend", "aws", "status"])
+        .output()
+        .expect("run pacer");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("PACER_RECORDS_TABLE") && err.contains("--records-table"),
+        "{err}"
+    );
+    assert!(err.contains("--stack"), "{err}");
+}
