@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs pacer's AWS tests against moto: starts moto (scripts/moto.sh), then runs the
-# pacer-aws tests with PACER_TEST_AWS_ENDPOINT set. Exits non-zero if moto cannot start
-# or a test fails. Extra arguments go to `cargo test` (e.g. a test name filter).
+# pacer-aws tests (port contract suite, adapters) and the pacer-lambda tests (handlers,
+# the whole pipeline on moto, least-privilege IAM) with PACER_TEST_AWS_ENDPOINT set.
+# Exits non-zero if moto cannot start or a test fails. Extra arguments go to
+# `cargo test` (e.g. a test name filter).
 #
-#   scripts/test-aws.sh                 # every pacer-aws test on moto
+#   scripts/test-aws.sh                 # every pacer-aws and pacer-lambda test on moto
 #   scripts/test-aws.sh work_queue      # only the work-queue cases
 #
 # moto keeps running afterwards so repeated runs start fast; `scripts/moto.sh stop`
@@ -25,4 +27,4 @@ export AWS_ACCESS_KEY_ID=moto AWS_SECRET_ACCESS_KEY=moto AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
 cd "$root"
-cargo test -p pacer-aws "$@"
+cargo test -p pacer-aws -p pacer-lambda "$@"

@@ -1,0 +1,224 @@
+//! The results and dispatcher handlers on their fixtures, over the embedded backend:
+//! outcome events move records and store attempts once however often they arrive, poison
+//! is dead-lettered without holding the batch, and the Scheduler's two payloads plan and
+//! release (or refuse, pause, and stop at the deadline).
+
+mod common;
+
+use common::{
+    invocation, rid, sqs_event, Env, RESULTS_BATCH, SCHEDULER_PLAN, SCHEDULER_RELEASE, WORK_IDS,
+};
+use pacer_core::ports::Claim;
+use pacer_core::{ProviderId, RecordState};
+use pacer_lambda::dispatcher::{self, DispatchError, DispatchSummary, SCHEDULE_KEY};
+use pacer_lambda::{results, Invocation};
+use pacer_testkit::mock_api::MockConfig;
+use std::time::Duration;
+
+/// Fixture records, planned and taken in flight as attempt 1 (what a worker does before
+/// the outcomes of the results fixture exist).
+async fn in_flight_env() -> Env {
+    let env = Env::new(MockConfig::none(), |p| p).await;
+    env.seed_fixture_records().await;
+    env.plan().await;
+    for provider in ["acme", "globex"] {
+        let claims: Vec<Claim> = WORK_IDS
+            .iter()
+            .filter(|id| id.starts_with(provider))
+            .map(|id| Claim {
+                record_id: rid(id),
+                attempt: 1,
+            })
+            .collect();
+        let now = env.ports().clock.now();
+        env.ports()
+            .leases
+            .acquire(
+                &ProviderId::new(provider).expect("valid"),
+                "w",
+                Duration::from_secs(1),
+                now,
+                &claims,
+            )
+            .await
+            .expect("acquire");
+    }
+    env
+}
+
+async fn state(env: &Env, id: &str) -> RecordState {
+    env.ports()
+        .records
+        .get(&rid(id))
+        .await
+        .expect("get")
+        .expect("stored")
+        .state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcome_events_move_records_once_however_often_they_arrive() {
+    let env = in_flight_env().await;
+    let event = sqs_event(RESULTS_BATCH);
+    for delivery in 1..=2 {
+        let response = results::handle(&env.app, &event, &invocation(env.ports(), "r")).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "delivery {delivery}"
+        );
+        assert_eq!(state(&env, "acme-0001").await, RecordState::Succeeded);
+        assert_eq!(state(&env, "acme-0002").await, RecordState::RetryWait);
+        assert_eq!(state(&env, "globex-0001").await, RecordState::Failed);
+        for id in ["acme-0001", "acme-0002", "globex-0001"] {
+            let attempts = env
+                .ports()
+                .records
+                .attempts(&rid(id))
+                .await
+                .expect("attempts");
+            assert_eq!(
+                attempts.len(),
+                1,
+                "{id}: one attempt after delivery {delivery}"
+            );
+        }
+    }
+    let result = env
+        .ports()
+        .records
+        .result(&rid("acme-0001"))
+        .await
+        .expect("result");
+    assert_eq!(result.map(|r| r.status_code), Some(200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_outcome_is_dead_lettered_and_the_rest_applied() {
+    let env = in_flight_env().await;
+    let mut event = sqs_event(RESULTS_BATCH);
+    event.records[1].body = Some("not an outcome".into());
+    let response = results::handle(&env.app, &event, &invocation(env.ports(), "r")).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "poison must not be redelivered"
+    );
+    assert_eq!(state(&env, "acme-0001").await, RecordState::Succeeded);
+    assert_eq!(state(&env, "globex-0001").await, RecordState::Failed);
+    let dead = env
+        .ports()
+        .dead_letters
+        .list(&Default::default())
+        .await
+        .expect("list");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, "not an outcome");
+}
+
+fn payload(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_then_release_sends_every_record_of_the_window() {
+    let env = Env::new(MockConfig::none(), |p| p).await;
+    env.seed_fixture_records().await;
+    let inv = invocation(env.ports(), "d1");
+    let plan = dispatcher::handle(&env.app, &payload(SCHEDULER_PLAN), &inv)
+        .await
+        .expect("plan");
+    match plan {
+        DispatchSummary::Plan {
+            scheduled,
+            carried_over,
+            providers,
+            window_start,
+            window_end,
+        } => {
+            assert_eq!((scheduled, carried_over, providers), (4, 0, 2));
+            assert_eq!(window_end.since(window_start), env.app.settings().window);
+        }
+        other => panic!("{other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let release = dispatcher::handle(&env.app, &payload(SCHEDULER_RELEASE), &inv)
+        .await
+        .expect("release");
+    assert_eq!(
+        serde_json::to_value(&release).expect("JSON"),
+        serde_json::json!({"mode": "release", "released": 4, "deduplicated": 0, "more": false, "paused": false})
+    );
+    for id in WORK_IDS {
+        assert_eq!(state(&env, id).await, RecordState::Queued, "{id}");
+    }
+    assert_eq!(env.ports().work.depth().await.expect("depth").visible, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_stops_at_the_deadline_and_leaves_the_rest_for_the_next_tick() {
+    let env = Env::new(MockConfig::none(), |p| p).await;
+    env.seed_fixture_records().await;
+    env.plan().await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    // Less time left than the dispatcher's margin: no round may start.
+    let late = Invocation {
+        request_id: "d2".into(),
+        deadline: env.ports().clock.now().plus(Duration::from_secs(5)),
+    };
+    let summary = dispatcher::handle(&env.app, &payload(SCHEDULER_RELEASE), &late)
+        .await
+        .expect("release");
+    assert!(
+        matches!(
+            summary,
+            DispatchSummary::Release {
+                released: 0,
+                more: true,
+                ..
+            }
+        ),
+        "{summary:?}"
+    );
+    assert_eq!(state(&env, "acme-0001").await, RecordState::Scheduled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_schedule_releases_nothing() {
+    let env = Env::new(MockConfig::none(), |p| p).await;
+    env.seed_fixture_records().await;
+    env.plan().await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    env.ports()
+        .providers
+        .put_control(SCHEDULE_KEY, &serde_json::json!({"paused": true}))
+        .await
+        .expect("pause");
+    let inv = invocation(env.ports(), "d3");
+    let summary = dispatcher::handle(&env.app, &payload(SCHEDULER_RELEASE), &inv)
+        .await
+        .expect("release");
+    assert!(matches!(
+        summary,
+        DispatchSummary::Release {
+            released: 0,
+            paused: true,
+            ..
+        }
+    ));
+    assert_eq!(env.ports().work.depth().await.expect("depth").visible, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_mode_is_an_error_naming_the_payload() {
+    let env = Env::new(MockConfig::none(), |p| p).await;
+    let inv = invocation(env.ports(), "d4");
+    let err = dispatcher::handle(&env.app, &serde_json::json!({"mode": "purge"}), &inv)
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, DispatchError::BadPayload { .. }));
+    assert!(err.to_string().contains(r#"{"mode":"purge"}"#), "{err}");
+}
+
+#[test]
+fn the_schedule_switch_is_the_one_the_cli_and_local_runtime_use() {
+    assert_eq!(SCHEDULE_KEY, pacer_local::SCHEDULE_KEY);
+}
