@@ -241,6 +241,99 @@ async fn every_operator_command_works_on_the_emulator() {
         Some(1),
         "dry run changed something"
     );
+    let shown = s.json(&["dlq", "show", "acme-0", "--output", "json"]);
+    assert_eq!(shown[0]["reason"], "503 four times", "{shown}");
+
+    // A real replay: make acme-0 dead-lettered (scheduled, then an exhausted attempt),
+    // replay it, and read its story back.
+    s.ok(&["plan", "--window", "1h"]);
+    let ports = aws.ports(
+        std::sync::Arc::new(pacer_http::HttpCaller::new(1).expect("client")),
+        std::sync::Arc::new(pacer_core::ports::Unlimited),
+    );
+    let now = ports.clock.now();
+    let exhausted = pacer_core::schema::OutcomeEvent {
+        v: pacer_core::schema::OUTCOME_EVENT_VERSION,
+        record_id: RecordId::new("acme-0").expect("id"),
+        provider: pacer_core::ProviderId::new("acme").expect("provider"),
+        attempt: 1,
+        called: true,
+        request_summary: "POST /x".into(),
+        started_at: now,
+        finished_at: now,
+        latency_ms: 3,
+        status_code: Some(503),
+        error_class: Some(ErrorClass::ServerError),
+        detail: Some("HTTP 503".into()),
+        response: None,
+        fencing_token: 1,
+        invocation_id: "test".into(),
+        next: pacer_core::schema::NextState::DeadLettered,
+    };
+    ports
+        .records
+        .apply_outcomes(&[exhausted], now)
+        .await
+        .expect("apply");
+    let replayed = s.json(&[
+        "dlq",
+        "replay",
+        "--provider",
+        "acme",
+        "--window",
+        "10m",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        replayed["replayed"],
+        serde_json::json!(["acme-0"]),
+        "{replayed}"
+    );
+    let again = s.json(&[
+        "dlq",
+        "replay",
+        "--provider",
+        "acme",
+        "--window",
+        "10m",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        again["replayed"],
+        serde_json::json!([]),
+        "replaying twice is a no-op: {again}"
+    );
+    let trace = s.json(&["trace", "acme-0", "--output", "json"]);
+    assert_eq!(trace["state"], "scheduled", "{trace}");
+    assert_eq!(trace["attempts"][0]["status_code"], 503, "{trace}");
+    assert!(
+        trace["moves"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| m["to"] == "replayed"),
+        "{trace}"
+    );
+
+    // Purge: a poison entry removed for good.
+    aws.dead_letters()
+        .put(&[DeadLetter {
+            id: "msg:poison-1".into(),
+            record_id: None,
+            provider: Some("acme".into()),
+            error_class: ErrorClass::BadMessage,
+            attempts: 0,
+            reason: "not JSON".into(),
+            dead_lettered_at: Timestamp::from_millis(1_700_000_000_000),
+            body: "{oops".into(),
+        }])
+        .await
+        .expect("seed poison");
+    s.ok(&["dlq", "purge", "--error-class", "bad_message", "--yes"]);
+    let left = s.json(&["dlq", "list", "--output", "json"]);
+    assert_eq!(left.as_array().map(Vec::len), Some(0), "{left}");
 
     // Schedules: pause disables both in EventBridge Scheduler; resume enables them.
     let paused = s.json(&["schedule", "pause", "--output", "json"]);
