@@ -8,6 +8,7 @@ use crate::ports::{ApiCall, DeadLetter, Lease, Ports};
 use crate::provider::ProviderSettings;
 use crate::retry::Decision;
 use crate::schema::{NextState, OutcomeEvent, WorkMessage};
+use std::time::Duration;
 
 /// Everything one message's run needs; borrowed from the provider's run.
 pub(super) struct MessageRun<'a> {
@@ -48,7 +49,7 @@ impl MessageRun<'_> {
                 return self.finish_early(events, made, Stop::OutOfTime).await;
             }
             if let Some(last) = self.lease.last_call_started_at {
-                let ready = last.plus(self.provider.min_interval);
+                let ready = last.plus(spacing_after_truncation(self.provider.min_interval));
                 if ready > now {
                     clock.sleep(ready.since(now)).await;
                 }
@@ -69,7 +70,9 @@ impl MessageRun<'_> {
                     Err(err) => return self.finish_early(events, made, Stop::Port(err)).await,
                 }
             }
-            self.lease.last_call_started_at = Some(started);
+            // Stamped after any renewal write, as close to the call as the clock allows,
+            // so the next call's spacing counts from when this one really went out.
+            self.lease.last_call_started_at = Some(clock.now());
             let call = ApiCall {
                 url: self.provider.url_for(&message.request.path),
                 method: message.request.method,
@@ -265,4 +268,30 @@ pub(super) async fn dead_letter_unconfigured(
         }
     };
     messages.iter().map(|(i, _)| (*i, disposition)).collect()
+}
+
+/// The wait after the previous call's recorded start that guarantees `min_interval`
+/// between the real starts: timestamps are truncated to the millisecond, so the previous
+/// call may have gone out up to 1 ms after its stamp.
+fn spacing_after_truncation(min_interval: Duration) -> Duration {
+    if min_interval.is_zero() {
+        Duration::ZERO
+    } else {
+        min_interval + Duration::from_millis(1)
+    }
+}
+
+#[cfg(test)]
+mod spacing_tests {
+    use super::spacing_after_truncation;
+    use std::time::Duration;
+
+    #[test]
+    fn a_spaced_provider_waits_one_millisecond_more_than_its_interval_to_cover_truncation() {
+        assert_eq!(
+            spacing_after_truncation(Duration::from_millis(150)),
+            Duration::from_millis(151)
+        );
+        assert_eq!(spacing_after_truncation(Duration::ZERO), Duration::ZERO);
+    }
 }
