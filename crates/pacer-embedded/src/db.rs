@@ -137,6 +137,15 @@ pub enum OpenError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The database writer thread could not be started.
+    #[error("cannot start the database writer thread for {path}")]
+    Thread {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Written by a newer pacer.
     #[error(
         "{path} has schema version {found}; this pacer reads up to {SCHEMA_VERSION}: upgrade pacer"
@@ -151,7 +160,13 @@ pub enum OpenError {
 
 /// State shared by every port of one open file.
 pub(crate) struct Shared {
-    conn: Mutex<Connection>,
+    /// The write connection: the writer thread's, and the synchronous writers' between
+    /// its groups.
+    conn: Arc<Mutex<Connection>>,
+    /// A second connection for reads: under WAL they never wait for a writer.
+    reader: Mutex<Connection>,
+    /// Group-committed writes off the async runtime's threads.
+    writer: crate::writer::Writer,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) options: EmbeddedOptions,
     /// Wakes long-polling receivers of the work queue when messages arrive or groups unblock.
@@ -209,10 +224,52 @@ impl Shared {
         }
     }
 
-    /// Locks the connection. A poisoned lock only means another task panicked mid-call;
-    /// SQLite rolled that transaction back, so the connection is still consistent.
+    /// Locks the read connection (reads outside transactions; they see every committed
+    /// write).
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
-        match self.conn.try_lock() {
+        lock(&self.reader)
+    }
+
+    /// Runs `f` in a transaction on the writer thread, group-committed with the writes
+    /// waiting at the same moment: for the hot paths (queues, leases, outcomes).
+    pub(crate) async fn write_async<T, F>(
+        &self,
+        operation: &'static str,
+        f: F,
+    ) -> Result<T, PortError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, PortError> + Send + 'static,
+    {
+        self.writer.write(operation, f).await
+    }
+
+    /// Runs `f` in one immediate transaction on the calling thread.
+    pub(crate) fn write<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, PortError>,
+    ) -> Result<T, PortError> {
+        let mut conn = lock(&self.conn);
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| sql_error(operation, e))?;
+        let value = f(&tx)?;
+        tx.commit().map_err(|e| sql_error(operation, e))?;
+        Ok(value)
+    }
+
+    /// Locks the write connection itself (checkpoints, backups).
+    pub(crate) fn write_conn(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.conn)
+    }
+}
+
+/// Locks a connection. A poisoned lock only means another task panicked mid-call;
+/// SQLite rolled that transaction back, so the connection is still consistent.
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    {
+        match conn.try_lock() {
             Ok(guard) => guard,
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
             // Contended: waiting would park a runtime worker thread and stall every task
@@ -222,7 +279,7 @@ impl Shared {
                 let multi = tokio::runtime::Handle::try_current().is_ok_and(|h| {
                     h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
                 });
-                let wait = || self.conn.lock().unwrap_or_else(|p| p.into_inner());
+                let wait = || conn.lock().unwrap_or_else(|p| p.into_inner());
                 if multi {
                     tokio::task::block_in_place(wait)
                 } else {
@@ -230,21 +287,6 @@ impl Shared {
                 }
             }
         }
-    }
-
-    /// Runs `f` in one immediate transaction.
-    pub(crate) fn write<T>(
-        &self,
-        operation: &'static str,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, PortError>,
-    ) -> Result<T, PortError> {
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| sql_error(operation, e))?;
-        let value = f(&tx)?;
-        tx.commit().map_err(|e| sql_error(operation, e))?;
-        Ok(value)
     }
 }
 
@@ -337,9 +379,26 @@ impl Embedded {
             }
         }
         let checkpointer = Checkpointer::start(path).map_err(wrap)?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(wrap)?;
+        reader.busy_timeout(Duration::from_secs(10)).map_err(wrap)?;
+        reader
+            .execute_batch("PRAGMA cache_size = -16384;")
+            .map_err(wrap)?;
+        let conn = Arc::new(Mutex::new(conn));
+        let writer =
+            crate::writer::Writer::start(Arc::clone(&conn)).map_err(|e| OpenError::Thread {
+                path: path.to_owned(),
+                source: e,
+            })?;
         Ok(Self {
             shared: Arc::new(Shared {
-                conn: Mutex::new(conn),
+                conn,
+                reader: Mutex::new(reader),
+                writer,
                 clock,
                 options,
                 work_changed: Notify::new(),
@@ -389,14 +448,14 @@ impl Embedded {
     /// Folds the write-ahead log into the database file and truncates it (blocks writers
     /// briefly): for measurements of the file size and before copying the file.
     pub fn checkpoint(&self) -> Result<(), PortError> {
-        let conn = self.shared.conn();
+        let conn = self.shared.write_conn();
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .map_err(|e| sql_error("checkpoint", e))
     }
 
     /// Copies the database into `target` (a consistent snapshot, usable while running).
     pub fn backup_to(&self, target: &Path) -> Result<(), PortError> {
-        let conn = self.shared.conn();
+        let conn = self.shared.write_conn();
         conn.execute("VACUUM INTO ?1", [target.to_string_lossy()])
             .map_err(|e| sql_error("backup", e))?;
         Ok(())

@@ -9,14 +9,15 @@ use rusqlite::params;
 #[async_trait::async_trait]
 impl DeadLetterQueue for Embedded {
     async fn put(&self, entries: &[DeadLetter]) -> Result<(), PortError> {
-        self.shared.write("dead-letter put", |tx| {
+        let entries = entries.to_vec();
+        self.shared.write_async("dead-letter put", move |tx| {
             let mut stmt = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO dead_letters (id, record_id, provider, error_class, attempts, reason, dead_lettered_at, body)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(|e| sql_error("dead-letter put", e))?;
-            for d in entries {
+            for d in &entries {
                 stmt.execute(params![
                     d.id,
                     d.record_id.as_ref().map(RecordId::as_str),
@@ -31,6 +32,7 @@ impl DeadLetterQueue for Embedded {
             }
             Ok(())
         })
+        .await
     }
 
     async fn list(&self, filter: &DeadLetterFilter) -> Result<Vec<DeadLetter>, PortError> {

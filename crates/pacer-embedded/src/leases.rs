@@ -87,7 +87,9 @@ impl LeaseStore for Embedded {
         now: Timestamp,
         claims: &[Claim],
     ) -> Result<LeaseGrant, PortError> {
-        self.shared.write("acquire lease", |tx| {
+        let (provider, holder, claims) = (provider.clone(), holder.to_owned(), claims.to_vec());
+        self.shared.write_async("acquire lease", move |tx| {
+            let (provider, holder) = (&provider, holder.as_str());
             let current = read(tx, provider.as_str())?;
             if let Some(row) = &current {
                 let held_by_other = row.holder.as_deref().is_some_and(|h| h != holder);
@@ -124,6 +126,7 @@ impl LeaseStore for Embedded {
                 eligible,
             })
         })
+        .await
     }
 
     async fn begin_call(
@@ -132,7 +135,8 @@ impl LeaseStore for Embedded {
         now: Timestamp,
         ttl: Duration,
     ) -> Result<bool, PortError> {
-        self.shared.write("begin call", |tx| {
+        let lease = lease.clone();
+        self.shared.write_async("begin call", move |tx| {
             let changed = tx
                 .prepare_cached(
                     "UPDATE leases SET expires_at = ?3, last_call_started_at = ?4 WHERE provider = ?1 AND token = ?2",
@@ -143,6 +147,7 @@ impl LeaseStore for Embedded {
                 .map_err(|e| sql_error("begin call", e))?;
             Ok(changed == 1)
         })
+        .await
     }
 
     async fn release(
@@ -153,24 +158,27 @@ impl LeaseStore for Embedded {
     ) -> Result<(), PortError> {
         let text =
             serde_json::to_string(&breaker).map_err(|e| corrupt("release lease", "breaker", e))?;
-        self.shared.write("release lease", |tx| {
-            tx.prepare_cached(
-                "UPDATE leases SET holder = NULL, expires_at = ?3, breaker = ?4,
+        let lease = lease.clone();
+        self.shared
+            .write_async("release lease", move |tx| {
+                tx.prepare_cached(
+                    "UPDATE leases SET holder = NULL, expires_at = ?3, breaker = ?4,
                  last_call_started_at = MAX(COALESCE(last_call_started_at, 0), COALESCE(?5, 0))
                  WHERE provider = ?1 AND token = ?2",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    lease.provider.as_str(),
-                    lease.token as i64,
-                    now.as_millis(),
-                    text,
-                    lease.last_call_started_at.map(Timestamp::as_millis)
-                ])
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        lease.provider.as_str(),
+                        lease.token as i64,
+                        now.as_millis(),
+                        text,
+                        lease.last_call_started_at.map(Timestamp::as_millis)
+                    ])
+                })
+                .map_err(|e| sql_error("release lease", e))?;
+                Ok(())
             })
-            .map_err(|e| sql_error("release lease", e))?;
-            Ok(())
-        })
+            .await
     }
 
     async fn inspect(&self, provider: &ProviderId) -> Result<Option<Lease>, PortError> {

@@ -20,6 +20,7 @@ mod leases;
 mod providers;
 mod queue;
 mod records;
+mod writer;
 
 pub use db::{Embedded, EmbeddedOptions, OpenError};
 pub use queue::{SqliteOutcomeBus, SqliteWorkQueue};

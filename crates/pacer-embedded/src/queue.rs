@@ -41,20 +41,20 @@ impl SqliteOutcomeBus {
 }
 
 /// A message to enqueue.
-struct Outgoing<'a> {
-    group: Option<&'a str>,
+struct Outgoing {
+    group: Option<String>,
     dedup_id: Option<String>,
     body: String,
 }
 
-fn send(
+async fn send(
     shared: &Shared,
     queue: &'static str,
-    messages: Vec<Outgoing<'_>>,
+    messages: Vec<Outgoing>,
 ) -> Result<SendReport, PortError> {
     let now = shared.clock.now().as_millis();
     let dedup_until = now + shared.options.dedup_window.as_millis() as i64;
-    let report = shared.write("queue send", |tx| {
+    let report = shared.write_async("queue send", move |tx| {
         let e = |err| sql_error("queue send", err);
         let mut report = SendReport::default();
         // One statement per dedup id: a row still inside its window is left alone
@@ -85,7 +85,7 @@ fn send(
                 }
             }
             insert.execute(params![queue, m.group, m.body, now]).map_err(e)?;
-            if let Some(g) = m.group {
+            if let Some(g) = m.group.as_deref() {
                 if groups_seen.insert(g) {
                     group.execute(params![queue, g, tx.last_insert_rowid()]).map_err(e)?;
                 }
@@ -98,7 +98,7 @@ fn send(
             tx.execute("DELETE FROM queue_dedup WHERE expires_at <= ?1", [now]).map_err(e)?;
         }
         Ok(report)
-    })?;
+    }).await?;
     if report.sent > 0 {
         shared.changed(queue).notify_waiters();
     }
@@ -113,7 +113,7 @@ struct Taken {
     receive_count: u32,
 }
 
-fn receive_once(
+async fn receive_once(
     shared: &Shared,
     queue: &'static str,
     fifo: bool,
@@ -123,7 +123,7 @@ fn receive_once(
 ) -> Result<Vec<Delivery>, PortError> {
     let now = shared.clock.now().as_millis();
     let hidden_until = now + visibility.as_millis() as i64;
-    shared.write("queue receive", |tx| {
+    shared.write_async("queue receive", move |tx| {
         let e = |err| sql_error("queue receive", err);
         let candidates = if fifo { fifo_candidates(tx, queue, now, max)? } else { standard_candidates(tx, queue, now, max)? };
         let mut out = Vec::with_capacity(candidates.len());
@@ -155,7 +155,7 @@ fn receive_once(
                 .map_err(e)?;
         }
         Ok(out)
-    })
+    }).await
 }
 
 /// Most messages of one group handed out by one receive: an SQS FIFO batch.
@@ -322,38 +322,46 @@ fn settle_group(
     Ok(())
 }
 
-fn delete(shared: &Shared, queue: &'static str, receipts: &[String]) -> Result<(), PortError> {
-    shared.write("queue delete", |tx| {
-        let e = |err| sql_error("queue delete", err);
-        let mut find = tx
-            .prepare_cached("SELECT id FROM queue_messages WHERE receipt = ?1")
-            .map_err(e)?;
-        let mut ids = Vec::with_capacity(receipts.len());
-        for r in receipts {
-            if let Some(id) = find
-                .query_row([r], |row| row.get::<_, i64>(0))
-                .optional()
-                .map_err(e)?
-            {
-                ids.push(id);
+async fn delete(
+    shared: &Shared,
+    queue: &'static str,
+    receipts: &[String],
+) -> Result<(), PortError> {
+    let receipts = receipts.to_vec();
+    shared
+        .write_async("queue delete", move |tx| {
+            let e = |err| sql_error("queue delete", err);
+            let mut find = tx
+                .prepare_cached("SELECT id FROM queue_messages WHERE receipt = ?1")
+                .map_err(e)?;
+            let mut ids = Vec::with_capacity(receipts.len());
+            for r in &receipts {
+                if let Some(id) = find
+                    .query_row([r], |row| row.get::<_, i64>(0))
+                    .optional()
+                    .map_err(e)?
+                {
+                    ids.push(id);
+                }
             }
-        }
-        delete_rows(tx, queue, &ids)
-    })?;
+            delete_rows(tx, queue, &ids)
+        })
+        .await?;
     shared.changed(queue).notify_waiters();
     Ok(())
 }
 
-fn release(
+async fn release(
     shared: &Shared,
     queue: &'static str,
     receipts: &[String],
     delay: Duration,
 ) -> Result<(), PortError> {
     let visible_at = shared.clock.now().plus(delay).as_millis();
-    shared.write("queue release", |tx| {
+    let receipts = receipts.to_vec();
+    shared.write_async("queue release", move |tx| {
         let e = |err| sql_error("queue release", err);
-        for r in receipts {
+        for r in &receipts {
             let group: Option<Option<String>> = tx
                 .prepare_cached("UPDATE queue_messages SET visible_at = ?2, receipt = NULL WHERE receipt = ?1 RETURNING grp")
                 .and_then(|mut s| s.query_row(params![r, visible_at], |row| row.get(0)).optional())
@@ -369,7 +377,7 @@ fn release(
             }
         }
         Ok(())
-    })?;
+    }).await?;
     shared.changed(queue).notify_waiters();
     Ok(())
 }
@@ -398,7 +406,7 @@ async fn receive(
     let give_up = tokio::time::Instant::now() + wait;
     loop {
         let changed = shared.changed(queue).notified();
-        let got = receive_once(shared, queue, fifo, max, visibility, max_receives)?;
+        let got = receive_once(shared, queue, fifo, max, visibility, max_receives).await?;
         if !got.is_empty() || tokio::time::Instant::now() >= give_up {
             return Ok(got);
         }
@@ -413,12 +421,12 @@ impl WorkQueue for SqliteWorkQueue {
         let out = messages
             .iter()
             .map(|m| Outgoing {
-                group: Some(m.provider.as_str()),
+                group: Some(m.provider.as_str().to_owned()),
                 dedup_id: Some(m.dedup_id()),
                 body: m.encode(),
             })
             .collect();
-        send(&self.shared, WORK, out)
+        send(&self.shared, WORK, out).await
     }
 
     async fn receive(
@@ -440,11 +448,11 @@ impl WorkQueue for SqliteWorkQueue {
     }
 
     async fn delete(&self, receipts: &[String]) -> Result<(), PortError> {
-        delete(&self.shared, WORK, receipts)
+        delete(&self.shared, WORK, receipts).await
     }
 
     async fn release(&self, receipts: &[String], delay: Duration) -> Result<(), PortError> {
-        release(&self.shared, WORK, receipts, delay)
+        release(&self.shared, WORK, receipts, delay).await
     }
 
     async fn depth(&self) -> Result<QueueDepth, PortError> {
@@ -463,7 +471,7 @@ impl OutcomeBus for SqliteOutcomeBus {
                 body: ev.encode(),
             })
             .collect();
-        send(&self.shared, OUTCOMES, out).map(|_| ())
+        send(&self.shared, OUTCOMES, out).await.map(|_| ())
     }
 
     async fn receive(
@@ -485,7 +493,7 @@ impl OutcomeBus for SqliteOutcomeBus {
     }
 
     async fn ack(&self, receipts: &[String]) -> Result<(), PortError> {
-        delete(&self.shared, OUTCOMES, receipts)
+        delete(&self.shared, OUTCOMES, receipts).await
     }
 
     async fn depth(&self) -> Result<QueueDepth, PortError> {

@@ -136,6 +136,9 @@ fn apply_one(tx: &Transaction<'_>, ev: &OutcomeEvent, now: i64) -> Result<(bool,
     Ok((true, false))
 }
 
+/// Outcomes applied per write transaction.
+const APPLY_CHUNK: usize = 64;
+
 #[async_trait::async_trait]
 impl RecordStore for Embedded {
     async fn insert(
@@ -303,18 +306,20 @@ impl RecordStore for Embedded {
     }
 
     async fn mark_queued(&self, ids: &[RecordId], now: Timestamp) -> Result<(), PortError> {
-        self.shared.write("mark queued", |tx| {
+        let ids = ids.to_vec();
+        self.shared.write_async("mark queued", move |tx| {
             let mut stmt = tx
                 .prepare_cached(
                     "UPDATE records SET state = CASE state WHEN 'in_flight' THEN 'in_flight' ELSE 'queued' END, updated_at = ?2
                      WHERE id = ?1 AND state IN ('scheduled', 'retry_wait', 'queued', 'in_flight')",
                 )
                 .map_err(|e| sql_error("mark queued", e))?;
-            for id in ids {
+            for id in &ids {
                 stmt.execute(params![id.as_str(), now.as_millis()]).map_err(|e| sql_error("mark queued", e))?;
             }
             Ok(())
         })
+        .await
     }
 
     async fn apply_outcomes(
@@ -322,19 +327,32 @@ impl RecordStore for Embedded {
         events: &[OutcomeEvent],
         now: Timestamp,
     ) -> Result<ApplyReport, PortError> {
-        self.shared.write("apply outcomes", |tx| {
-            let mut report = ApplyReport::default();
-            for ev in events {
-                match apply_one(tx, ev, now.as_millis())? {
-                    (false, _) => report.duplicates += 1,
-                    (true, stale) => {
-                        report.attempts_stored += 1;
-                        report.stale_moves += u64::from(stale);
+        // In chunks, each its own write: a large batch never holds the writer thread
+        // long enough to delay the workers' publishes behind it.
+        let mut report = ApplyReport::default();
+        for chunk in events.chunks(APPLY_CHUNK) {
+            let chunk = chunk.to_vec();
+            let part = self
+                .shared
+                .write_async("apply outcomes", move |tx| {
+                    let mut report = ApplyReport::default();
+                    for ev in &chunk {
+                        match apply_one(tx, ev, now.as_millis())? {
+                            (false, _) => report.duplicates += 1,
+                            (true, stale) => {
+                                report.attempts_stored += 1;
+                                report.stale_moves += u64::from(stale);
+                            }
+                        }
                     }
-                }
-            }
-            Ok(report)
-        })
+                    Ok(report)
+                })
+                .await?;
+            report.attempts_stored += part.attempts_stored;
+            report.duplicates += part.duplicates;
+            report.stale_moves += part.stale_moves;
+        }
+        Ok(report)
     }
 
     async fn attempts(&self, id: &RecordId) -> Result<Vec<OutcomeEvent>, PortError> {

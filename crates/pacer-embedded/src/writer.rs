@@ -1,0 +1,183 @@
+//! The writer thread: the hot-path writes (publish, receive, delete, leases, apply) run
+//! on one dedicated thread that owns the write transaction, with group commit.
+//!
+//! Why: SQLite allows one writer at a time. Taking the connection's lock on a tokio
+//! worker thread parks that thread (and every task on it: timers, sockets, other
+//! providers' calls) whenever another write holds it, and one commit per small write
+//! makes the WAL carry a few pages per publish. Here an async caller hands its write to
+//! the thread and awaits the answer, never blocking a runtime thread; the thread runs
+//! every write waiting at that moment in one transaction (each in its own savepoint, so
+//! one write's failure never undoes another's) and commits once.
+
+use pacer_core::PortError;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// Most writes folded into one commit: bounds how long a write waits behind others.
+const MAX_GROUP: usize = 128;
+
+/// A write handed to the thread.
+trait Job: Send {
+    /// Runs the write inside the group's transaction; `Err` rolls back only this write.
+    fn run(self: Box<Self>, tx: &Transaction<'_>) -> Ran;
+    /// The group's transaction could not start: answer without running.
+    fn abandon(self: Box<Self>, why: &str);
+}
+
+/// Answers a write's caller once the group's commit is known (`Some(why)` if it failed).
+type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
+
+/// A write that ran, waiting for the group's commit to answer its caller.
+struct Ran {
+    ok: bool,
+    answer: Answer,
+}
+
+struct TypedJob<T, F> {
+    operation: &'static str,
+    write: F,
+    reply: oneshot::Sender<Result<T, PortError>>,
+}
+
+fn unavailable(operation: &'static str, why: &str) -> PortError {
+    PortError::Unavailable {
+        operation,
+        source: why.to_owned().into(),
+    }
+}
+
+impl<T, F> Job for TypedJob<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Transaction<'_>) -> Result<T, PortError> + Send + 'static,
+{
+    fn run(self: Box<Self>, tx: &Transaction<'_>) -> Ran {
+        let TypedJob {
+            operation,
+            write,
+            reply,
+        } = *self;
+        let result = write(tx);
+        Ran {
+            ok: result.is_ok(),
+            answer: Box::new(move |commit_failure: Option<&str>| {
+                let answer = match (result, commit_failure) {
+                    (Ok(_), Some(why)) => Err(unavailable(operation, why)),
+                    (result, _) => result,
+                };
+                let _ = reply.send(answer);
+            }),
+        }
+    }
+
+    fn abandon(self: Box<Self>, why: &str) {
+        let _ = self.reply.send(Err(unavailable(self.operation, why)));
+    }
+}
+
+/// The handle async callers use; the thread stops when the last handle is dropped.
+pub(crate) struct Writer {
+    jobs: Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    /// Starts the thread on `conn` (shared with the synchronous writers, which lock it
+    /// between groups).
+    pub(crate) fn start(conn: Arc<Mutex<Connection>>) -> std::io::Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
+        std::thread::Builder::new()
+            .name("pacer-writer".into())
+            .spawn(move || run(&conn, &queue))?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `write` in a transaction on the writer thread and returns its result once
+    /// committed. A failed commit answers [`PortError::Unavailable`] (retry).
+    pub(crate) async fn write<T, F>(
+        &self,
+        operation: &'static str,
+        write: F,
+    ) -> Result<T, PortError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, PortError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(TypedJob {
+            operation,
+            write,
+            reply,
+        });
+        if self.jobs.send(job).is_err() {
+            return Err(unavailable(
+                operation,
+                "the database writer thread has stopped",
+            ));
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(unavailable(
+                operation,
+                "the database writer thread stopped mid-write",
+            ))
+        })
+    }
+}
+
+fn run(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = match guard.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => {
+                let why = format!("cannot begin a write transaction: {e}");
+                group.into_iter().for_each(|job| job.abandon(&why));
+                continue;
+            }
+        };
+        let mut answers = Vec::with_capacity(group.len());
+        for job in group {
+            if let Err(e) = tx.execute_batch("SAVEPOINT job") {
+                let why = format!("cannot open a savepoint: {e}");
+                job.abandon(&why);
+                continue;
+            }
+            let ran = job.run(&tx);
+            let closed = if ran.ok {
+                tx.execute_batch("RELEASE job")
+            } else {
+                tx.execute_batch("ROLLBACK TO job; RELEASE job")
+            };
+            match closed {
+                Ok(()) => answers.push(ran.answer),
+                // The savepoint is in an unknown state: nothing of this group may commit.
+                Err(e) => {
+                    let why = format!("cannot close a savepoint: {e}");
+                    (ran.answer)(Some(&why));
+                    answers.into_iter().for_each(|a| a(Some(&why)));
+                    answers = Vec::new();
+                    let _ = tx.execute_batch("ROLLBACK");
+                    break;
+                }
+            }
+        }
+        if answers.is_empty() {
+            continue;
+        }
+        match tx.commit() {
+            Ok(()) => answers.into_iter().for_each(|a| a(None)),
+            Err(e) => {
+                let why = format!("commit failed: {e}");
+                answers.into_iter().for_each(|a| a(Some(&why)));
+            }
+        }
+    }
+}
