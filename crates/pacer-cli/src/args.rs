@@ -77,7 +77,9 @@ pub enum Command {
     ///
     /// Example: `pacer demo --records 2000 --providers 10 --window 20s --faults harsh --report out.json`
     Demo(DemoArgs),
-    /// Run the local runtime: plan the window, release due records, call the API, store outcomes.
+    /// Run the local runtime: plan the window, release due records, call the API, store
+    /// outcomes. Embedded backend only: on AWS the deployed functions do this (use `plan`,
+    /// `schedule run-now|pause|resume` and `status` there).
     ///
     /// Example: `pacer --db prod.db --config pacer.toml run --window 24h --until-idle`
     Run(RunArgs),
