@@ -1,0 +1,441 @@
+//! `pacer bench --scenario aws-requests`: the happy path of N records on an AWS emulator
+//! (moto), counting every billable AWS request per record, priced at us-east-1 list
+//! prices next to the seed design's naive flow.
+//!
+//! It provisions fresh, uniquely prefixed resources, seeds N records over P providers,
+//! then plays EventBridge Scheduler and the SQS event source mappings around the very
+//! handlers the Lambda functions run (`pacer_lambda::{dispatcher, worker, results}`):
+//! plan, release, work (against the local mock API), apply outcomes — one invocation at
+//! a time, so moto's non-atomic DynamoDB is never raced. Each function's clients carry a
+//! [`meter::Meter`]; the requests AWS makes for us (event source mapping receives and
+//! deletes, Scheduler and Lambda invocations) are added from the batches handed over.
+//!
+//! It refuses to run without an emulator endpoint (`--endpoint` or `AWS_ENDPOINT_URL`)
+//! and uses dummy credentials, so it can never touch a real account. What it is not: a
+//! timing benchmark (moto's speed says nothing about AWS's).
+
+mod esm;
+mod meter;
+mod pricing;
+mod serial;
+
+use crate::args::BenchArgs;
+use crate::aws::UsageError;
+use anyhow::Context as _;
+use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
+use esm::Mapping;
+use meter::{Counts, Meter};
+use pacer_aws::provision::{provision, unique_prefix, ProvisionOptions};
+use pacer_aws::{Aws, AwsResources};
+use pacer_core::ports::{Ports, Unlimited};
+use pacer_core::provider::ProviderSettings;
+use pacer_core::record::{ApiRequest, HttpMethod, NewRecord};
+use pacer_core::services::{ReleaseSettings, WorkerSettings};
+use pacer_core::{ProviderId, RecordId, RecordState, SystemClock};
+use pacer_http::HttpCaller;
+use pacer_lambda::app::aws_options;
+use pacer_lambda::config::DEFAULT_DUE_SHARDS;
+use pacer_lambda::{dispatcher, results, worker, App, Invocation, Settings};
+use pacer_testkit::mock_api::{MockApi, MockConfig};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Records when `--records` is not given.
+const DEFAULT_RECORDS: u64 = 500;
+/// Providers when `--providers` is not given.
+const DEFAULT_PROVIDERS: u32 = 10;
+/// The plan's window: short, so one release tick after it finds every record due.
+const WINDOW: Duration = Duration::from_secs(1);
+/// Give up when the pipeline has not settled by then.
+const CAP: Duration = Duration::from_secs(900);
+
+/// The endpoint to run against, refusing none and refusing real AWS.
+fn emulator_endpoint(given: Option<&str>) -> Result<&str, UsageError> {
+    let endpoint = given
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| {
+            UsageError(
+                "aws-requests runs on an AWS emulator only: set AWS_ENDPOINT_URL or pass \
+             --endpoint URL (e.g. the URL scripts/moto.sh prints)"
+                    .into(),
+            )
+        })?;
+    if endpoint.contains("amazonaws.com") {
+        return Err(UsageError(format!(
+            "{endpoint} is a real AWS endpoint; aws-requests runs on an emulator only \
+             (start one with scripts/moto.sh)"
+        )));
+    }
+    Ok(endpoint)
+}
+
+/// The SDK configuration for the emulator: its endpoint, and dummy credentials so no
+/// real ones are ever picked up.
+async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(serial::SerialDynamo::new())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_scheduler::config::Credentials::new(
+            "emulator",
+            "emulator",
+            None,
+            None,
+            "pacer-bench",
+        ))
+        .load()
+        .await
+}
+
+/// The functions' settings (production defaults, the short bench window).
+fn settings() -> Settings {
+    Settings {
+        window: WINDOW,
+        global_rate: None,
+        release: ReleaseSettings::default(),
+        worker: WorkerSettings::default(),
+        dispatcher_margin: Duration::from_secs(10),
+        worker_margin: Duration::from_secs(3),
+    }
+}
+
+/// One function as production wires it (`App`), its clients metered by `meter`.
+fn function(
+    sdk: &aws_config::SdkConfig,
+    resources: &AwsResources,
+    meter: &Meter,
+) -> anyhow::Result<App> {
+    let aws = Aws::new_with_interceptor(
+        sdk,
+        resources.clone(),
+        aws_options(DEFAULT_DUE_SHARDS),
+        Arc::new(SystemClock),
+        SharedInterceptor::new(meter.clone()),
+    );
+    let caller = HttpCaller::new(10).context("building the HTTP client")?;
+    Ok(App::new(
+        aws.ports(Arc::new(caller), Arc::new(Unlimited)),
+        settings(),
+    ))
+}
+
+/// The three functions, the two mappings, and the meters of each.
+struct Pipeline {
+    dispatcher: App,
+    worker: App,
+    results: App,
+    work: Mapping,
+    outcomes: Mapping,
+    /// Requests each part made: dispatcher, worker, results, mappings, invocations.
+    meters: [(&'static str, Meter); 5],
+    /// Messages handed to the worker and to the results function.
+    messages: [AtomicU64; 2],
+}
+
+impl Pipeline {
+    fn new(sdk: &aws_config::SdkConfig, r: &AwsResources) -> anyhow::Result<Self> {
+        let meters = [
+            ("dispatcher", Meter::new()),
+            ("worker", Meter::new()),
+            ("results", Meter::new()),
+            ("event_source_mappings", Meter::new()),
+            ("invocations", Meter::new()),
+        ];
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let mapping = |queue_url: &str, batch_size| Mapping {
+            sqs: sqs.clone(),
+            queue_url: queue_url.to_owned(),
+            batch_size,
+            meter: meters[3].1.clone(),
+        };
+        Ok(Self {
+            dispatcher: function(sdk, r, &meters[0].1)?,
+            worker: function(sdk, r, &meters[1].1)?,
+            results: function(sdk, r, &meters[2].1)?,
+            // template.yaml: BatchSize 10 (work, FIFO) and 100 (results).
+            work: mapping(&r.work_queue_url, 10),
+            outcomes: mapping(&r.results_queue_url, 100),
+            meters,
+            messages: [AtomicU64::new(0), AtomicU64::new(0)],
+        })
+    }
+
+    fn invoked(&self, label: &str) {
+        self.meters[4].1.add(label, 1.0);
+    }
+
+    /// One Scheduler invocation of the dispatcher.
+    async fn dispatch(&self, mode: &str) -> anyhow::Result<()> {
+        self.invoked(&format!("scheduler:Invoke ({mode})"));
+        self.invoked("lambda:Invoke (dispatcher)");
+        let inv = invocation(&self.dispatcher, "dispatcher", 300);
+        dispatcher::handle(&self.dispatcher, &json!({ "mode": mode }), &inv)
+            .await
+            .with_context(|| format!("the dispatcher's {mode} run"))?;
+        Ok(())
+    }
+
+    /// One work batch through the worker, if any is waiting.
+    async fn work_once(&self) -> anyhow::Result<bool> {
+        let messages = self.work.poll().await?;
+        if messages.is_empty() {
+            return Ok(false);
+        }
+        let event = self.work.event(&messages);
+        self.invoked("lambda:Invoke (worker)");
+        self.messages[0].fetch_add(messages.len() as u64, Ordering::Relaxed);
+        let response =
+            worker::handle(&self.worker, &event, &invocation(&self.worker, "w", 60)).await;
+        self.work.settle(&event, &response).await?;
+        Ok(true)
+    }
+
+    /// One outcome batch through the results function, if any is waiting.
+    async fn results_once(&self) -> anyhow::Result<bool> {
+        let messages = self.outcomes.poll().await?;
+        if messages.is_empty() {
+            return Ok(false);
+        }
+        self.meters[3]
+            .1
+            .add("sqs:Deliver from SNS (free)", messages.len() as f64);
+        let event = self.outcomes.event(&messages);
+        self.invoked("lambda:Invoke (results)");
+        self.messages[1].fetch_add(messages.len() as u64, Ordering::Relaxed);
+        let inv = invocation(&self.results, "r", 60);
+        let response = results::handle(&self.results, &event, &inv).await;
+        self.outcomes.settle(&event, &response).await?;
+        Ok(true)
+    }
+
+    /// Plan, one release tick, then work and results batches until every record is final.
+    async fn drive(&self, admin: &Ports, total: u64) -> anyhow::Result<()> {
+        self.dispatch("plan").await?;
+        tokio::time::sleep(WINDOW + Duration::from_millis(100)).await;
+        self.dispatch("release").await?;
+        let cap = Instant::now() + CAP;
+        let mut idle = 0u32;
+        loop {
+            let worked = self.work_once().await?;
+            let applied = self.results_once().await?;
+            if worked || applied {
+                idle = 0;
+                continue;
+            }
+            if settled(admin, total).await? {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                Instant::now() < cap,
+                "the pipeline did not settle within {CAP:?}"
+            );
+            idle += 1;
+            // Something is due again (not the happy path): the minute tick releases it.
+            if idle % 20 == 0 {
+                self.dispatch("release").await?;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Adds each function's compute (GB-seconds) from its invocations and messages.
+    fn add_compute(&self) {
+        let invocations = self.meters[4].1.counts();
+        let messages = [
+            ("dispatcher", 0),
+            ("worker", self.messages[0].load(Ordering::Relaxed)),
+            ("results", self.messages[1].load(Ordering::Relaxed)),
+        ];
+        for (function, n) in messages {
+            let label = format!("lambda:Invoke ({function})");
+            let invoked = invocations.get(&label).copied().unwrap_or(0.0);
+            self.meters[4].1.add(
+                &pricing::compute_label(function),
+                pricing::gb_seconds(function, invoked, n as f64),
+            );
+        }
+    }
+}
+
+fn invocation(app: &App, kind: &str, timeout_secs: u64) -> Invocation {
+    Invocation {
+        request_id: format!("{kind}-{}", next_id()),
+        deadline: app
+            .ports()
+            .clock
+            .now()
+            .plus(Duration::from_secs(timeout_secs)),
+    }
+}
+
+/// A request id unique within the run.
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Every record final and both queues empty.
+async fn settled(admin: &Ports, total: u64) -> anyhow::Result<bool> {
+    let counts = admin.records.counts().await?;
+    let done: u64 = counts
+        .iter()
+        .filter(|c| c.state.is_final())
+        .map(|c| c.count)
+        .sum();
+    let work = admin.work.depth().await?;
+    let outcomes = admin.outcomes.depth().await?;
+    Ok(done == total && work.visible + work.in_flight + outcomes.visible + outcomes.in_flight == 0)
+}
+
+/// Providers (min interval 0, so nothing waits) and `records` records spread evenly.
+async fn seed(ports: &Ports, api: &MockApi, records: u64, providers: u32) -> anyhow::Result<()> {
+    let mut batch = Vec::new();
+    for i in 0..records {
+        let provider = ProviderId::new(format!("p{:03}", i % u64::from(providers)))?;
+        if i < u64::from(providers) {
+            let settings = ProviderSettings::with_defaults(
+                provider.clone(),
+                api.base_url_for(provider.as_str()),
+            );
+            ports.providers.put_provider(&settings).await?;
+        }
+        batch.push(NewRecord {
+            id: RecordId::new(format!("{provider}-{i:07}"))?,
+            provider,
+            request: ApiRequest {
+                method: HttpMethod::Post,
+                path: "/collect".into(),
+                ..Default::default()
+            },
+            callback_url: None,
+        });
+    }
+    for chunk in batch.chunks(500) {
+        ports.records.insert(chunk, ports.clock.now()).await?;
+    }
+    Ok(())
+}
+
+fn merged<'a>(meters: impl IntoIterator<Item = &'a Meter>) -> Counts {
+    let mut all = Counts::new();
+    for m in meters {
+        for (label, units) in m.counts() {
+            *all.entry(label).or_default() += units;
+        }
+    }
+    all
+}
+
+/// Runs the scenario and returns its figures.
+pub async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
+    let endpoint = emulator_endpoint(args.endpoint.as_deref())?;
+    let records = args.records.unwrap_or(DEFAULT_RECORDS).max(1);
+    let providers = args
+        .providers
+        .unwrap_or(DEFAULT_PROVIDERS)
+        .min(u32::try_from(records).unwrap_or(u32::MAX));
+    let sdk = sdk_config(endpoint).await;
+    let prefix = unique_prefix("bench");
+    eprintln!("provisioning {prefix} on {endpoint}…");
+    let options = ProvisionOptions {
+        prefix,
+        work_max_receive_count: None,
+    };
+    let resources = provision(&sdk, &options)
+        .await
+        .context("provisioning on the emulator")?;
+    let api = MockApi::start(
+        MockConfig::none()
+            .without_defective_marker()
+            .with_latency(Duration::from_millis(2)),
+    )
+    .await?;
+    let intake = Meter::new();
+    let admin = function(&sdk, &resources, &intake)?;
+    seed(admin.ports(), &api, records, providers).await?;
+    eprintln!("seeded {records} records over {providers} providers; running the pipeline…");
+    let pipeline = Pipeline::new(&sdk, &resources)?;
+    let started = Instant::now();
+    pipeline.drive(admin.ports(), records).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    pipeline.add_compute();
+    let seen = api.observations();
+    let succeeded: u64 = admin
+        .ports()
+        .records
+        .counts()
+        .await?
+        .iter()
+        .filter(|c| c.state == RecordState::Succeeded)
+        .map(|c| c.count)
+        .sum();
+    api.shutdown().await?;
+    let counts = merged(pipeline.meters.iter().map(|(_, m)| m));
+    let (by_operation, requests_per_record, usd) = pricing::price(&counts, records);
+    let by_function: serde_json::Map<String, Value> = pipeline
+        .meters
+        .iter()
+        .map(|(name, m)| {
+            let (_, per_record, usd) = pricing::price(&m.counts(), records);
+            (
+                (*name).to_owned(),
+                json!({"requests_per_record": per_record, "usd_per_million_records": usd}),
+            )
+        })
+        .collect();
+    let (naive_by, naive_per_record, naive_usd) = pricing::price(&pricing::naive(records), records);
+    let (intake_by, intake_per_record, intake_usd) = pricing::price(&intake.counts(), records);
+    Ok(json!({
+        "scenario": "aws-requests",
+        "records": records,
+        "providers": providers,
+        "succeeded": succeeded,
+        "calls": seen.calls.len(),
+        "overlaps": seen.overlaps(),
+        "requests_per_record": requests_per_record,
+        "target_requests_per_record": 4,
+        "usd_per_million_records": usd,
+        "by_operation": by_operation,
+        "by_function": by_function,
+        "naive": {
+            "requests_per_record": naive_per_record,
+            "usd_per_million_records": naive_usd,
+            "by_operation": naive_by,
+        },
+        "intake": {
+            "note": "providers and records written before the run (not in requests_per_record)",
+            "requests_per_record": intake_per_record,
+            "usd_per_million_records": intake_usd,
+            "by_operation": intake_by,
+        },
+        "prices": pricing::table(),
+        "assumptions": pricing::assumptions(),
+        "seconds": seconds,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn it_refuses_to_run_without_an_emulator_or_against_real_aws() {
+        let none = emulator_endpoint(None).unwrap_err().0;
+        assert!(
+            none.contains("AWS_ENDPOINT_URL") && none.contains("--endpoint"),
+            "{none}"
+        );
+        assert!(emulator_endpoint(Some("  ")).is_err());
+        let real = emulator_endpoint(Some("https://sqs.us-east-1.amazonaws.com"))
+            .unwrap_err()
+            .0;
+        assert!(real.contains("real AWS"), "{real}");
+        assert_eq!(
+            emulator_endpoint(Some("http://127.0.0.1:5000")).ok(),
+            Some("http://127.0.0.1:5000")
+        );
+    }
+}
