@@ -147,14 +147,14 @@ pub(super) fn naive(records: u64) -> Counts {
 pub(super) fn table() -> Value {
     json!({
         "as_of": PRICES_AS_OF,
-        "sqs_standard_per_million": SQS_STANDARD * 1e6,
-        "sqs_fifo_per_million": SQS_FIFO * 1e6,
-        "sns_publish_per_million": SNS_PUBLISH * 1e6,
+        "sqs_standard_per_million": round(SQS_STANDARD * 1e6, 4),
+        "sqs_fifo_per_million": round(SQS_FIFO * 1e6, 4),
+        "sns_publish_per_million": round(SNS_PUBLISH * 1e6, 4),
         "sns_to_sqs_delivery": 0.0,
-        "dynamodb_on_demand_write_unit_per_million": DYNAMO_WRITE * 1e6,
-        "dynamodb_on_demand_read_unit_per_million": DYNAMO_READ * 1e6,
-        "scheduler_invocation_per_million": SCHEDULER * 1e6,
-        "lambda_request_per_million": LAMBDA_REQUEST * 1e6,
+        "dynamodb_on_demand_write_unit_per_million": round(DYNAMO_WRITE * 1e6, 4),
+        "dynamodb_on_demand_read_unit_per_million": round(DYNAMO_READ * 1e6, 4),
+        "scheduler_invocation_per_million": round(SCHEDULER * 1e6, 4),
+        "lambda_request_per_million": round(LAMBDA_REQUEST * 1e6, 4),
         "lambda_arm64_gb_second": LAMBDA_ARM_GB_SECOND,
     })
 }
