@@ -33,6 +33,13 @@ unset AWS_PROFILE AWS_SESSION_TOKEN
 echo "== cargo test"
 cargo test --workspace --locked --no-fail-fast
 
+echo "== bench aws-requests: 20 records on moto (figures printed, no timing checked)"
+figures="$(cargo run --locked --quiet --bin pacer -- bench --scenario aws-requests --records 20 --output json)"
+echo "$figures"
+for key in records requests_per_record by_operation usd_per_million_records naive; do
+  grep -q "\"$key\"" <<<"$figures" || { echo "aws-requests printed no $key"; exit 1; }
+done
+
 echo "== SAM template checks"
 scripts/check-template.sh
 

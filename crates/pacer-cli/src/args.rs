@@ -77,7 +77,9 @@ pub enum Command {
     ///
     /// Example: `pacer demo --records 2000 --providers 10 --window 20s --faults harsh --report out.json`
     Demo(DemoArgs),
-    /// Run the local runtime: plan the window, release due records, call the API, store outcomes.
+    /// Run the local runtime: plan the window, release due records, call the API, store
+    /// outcomes. Embedded backend only: on AWS the deployed functions do this (use `plan`,
+    /// `schedule run-now|pause|resume` and `status` there).
     ///
     /// Example: `pacer --db prod.db --config pacer.toml run --window 24h --until-idle`
     Run(RunArgs),
@@ -117,10 +119,13 @@ pub enum Command {
     /// Consumer applications of the HTTP API: add (prints the token once), list, revoke.
     #[command(subcommand)]
     Clients(crate::commands::clients::ClientsCommand),
-    /// Measure: `plan` (1 M records planned and released) or `drain` (back-to-back calls
-    /// against the mock API). Prints figures; build with `--release`.
+    /// Measure: `plan` (1 M records planned and released), `drain` (back-to-back calls
+    /// against the mock API) or `aws-requests` (billable AWS requests per record on the
+    /// moto emulator). Prints figures; build with `--release`.
     ///
     /// Example: `pacer bench --scenario drain --records 100000 --providers 100 --latency 20ms --output json`
+    ///
+    /// Example: `AWS_ENDPOINT_URL=$(scripts/moto.sh) pacer bench --scenario aws-requests --records 500 --output json`
     Bench(BenchArgs),
 }
 
@@ -390,6 +395,9 @@ pub enum Scenario {
     Plan,
     /// Drain records through the whole pipeline against the mock API.
     Drain,
+    /// Count the billable AWS requests per record of the happy path on an emulator
+    /// (moto), priced next to the naive design.
+    AwsRequests,
 }
 
 /// `pacer bench`.
@@ -398,15 +406,19 @@ pub struct BenchArgs {
     /// Which scenario.
     #[arg(long, value_enum)]
     pub scenario: Scenario,
-    /// Records (plan: 1 000 000; drain: 100 000).
+    /// Records (plan: 1 000 000; drain: 100 000; aws-requests: 500).
     #[arg(long)]
     pub records: Option<u64>,
-    /// Providers (plan: 1 000; drain: 100).
+    /// Providers (plan: 1 000; drain: 100; aws-requests: 10).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub providers: Option<u32>,
     /// Fixed mock API latency per call (drain).
     #[arg(long, default_value = "20ms", value_parser = parse_duration)]
     pub latency: Duration,
+    /// The AWS emulator to run aws-requests on (never real AWS), e.g. the URL
+    /// `scripts/moto.sh` prints.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub endpoint: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,

@@ -243,6 +243,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
     let figures = match args.scenario {
         Scenario::Plan => plan_scenario(args, &dir).await,
         Scenario::Drain => drain_scenario(args, &dir).await,
+        Scenario::AwsRequests => crate::bench_aws::scenario(args).await,
     };
     let _ = std::fs::remove_dir_all(&dir);
     let figures = figures?;

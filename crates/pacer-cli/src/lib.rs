@@ -9,6 +9,7 @@ pub mod args;
 pub mod aws;
 pub mod backend;
 pub mod bench;
+pub mod bench_aws;
 pub mod commands;
 pub mod config;
 pub mod demo;

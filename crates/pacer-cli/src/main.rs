@@ -95,6 +95,15 @@ fn embedded_only(command: &str) -> anyhow::Error {
     )
 }
 
+/// Why `pacer run` refuses `--backend aws`, and what to do instead. The local runtime
+/// would compete with the deployed functions for the work queue and plan with the local
+/// config's window, not the stack's.
+const RUN_ON_AWS: &str = "`pacer run` is the local runtime of the embedded backend (--db FILE); \
+     on --backend aws the deployed functions run the pipeline (the dispatcher plans daily and \
+     releases every minute, the worker and results functions follow their queues). Use \
+     `pacer plan` to plan now, `pacer schedule run-now` to release what is due, \
+     `pacer schedule pause|resume` to stop or restart, and `pacer status` to watch";
+
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Bench(args) = &cli.command {
         pacer_cli::bench::run(args).await?;
@@ -121,6 +130,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         match &cli.command {
             Command::Serve(_) => return Err(embedded_only("serve")),
             Command::Clients(_) => return Err(embedded_only("clients")),
+            Command::Run(_) => return Err(UsageError(RUN_ON_AWS.into()).into()),
             _ => {}
         }
     }
