@@ -472,3 +472,89 @@ async fn the_open_breaker_stops_spending_attempts_on_a_provider_that_is_down() {
         "{attempts:?}"
     );
 }
+
+/// An outcome bus that refuses to store the outcomes of one record, as a store outage
+/// would, and passes everything else through.
+struct RefusingBus {
+    inner: std::sync::Arc<dyn pacer_core::ports::OutcomeBus>,
+    refused: pacer_core::RecordId,
+}
+
+#[async_trait::async_trait]
+impl pacer_core::ports::OutcomeBus for RefusingBus {
+    async fn publish(
+        &self,
+        events: &[pacer_core::schema::OutcomeEvent],
+    ) -> Result<(), pacer_core::PortError> {
+        if events.iter().any(|e| e.record_id == self.refused) {
+            return Err(pacer_core::PortError::Unavailable {
+                operation: "publish",
+                source: "injected outage".into(),
+            });
+        }
+        self.inner.publish(events).await
+    }
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Delivery>, pacer_core::PortError> {
+        self.inner.receive(max, visibility, wait).await
+    }
+    async fn ack(&self, receipts: &[String]) -> Result<(), pacer_core::PortError> {
+        self.inner.ack(receipts).await
+    }
+    async fn depth(&self) -> Result<pacer_core::ports::QueueDepth, pacer_core::PortError> {
+        self.inner.depth().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_outcomes_cannot_be_stored_is_given_back_and_no_further_call_starts() {
+    // Outcomes are stored while the next call runs, so the call after the failing store
+    // has already been made: it is kept (stored, done); the failing message and every
+    // later one are given back, and no call starts after the failure is known.
+    let mut p = Pipeline::new(MockConfig::none().with_latency(Duration::from_millis(5))).await;
+    p.provider("acme", |_| {}).await;
+    let ids = p.seed("acme", 5, None).await;
+    p.plan(Duration::from_millis(10)).await;
+    let mut ports = p.ports.clone();
+    ports.outcomes = std::sync::Arc::new(RefusingBus {
+        inner: std::sync::Arc::clone(&p.ports.outcomes),
+        refused: ids[1].clone(),
+    });
+    let deliveries = first_attempts(&ids, 1);
+    let report = services::process_batch(
+        &ports,
+        &WorkerSettings::default(),
+        &deliveries,
+        &Deadline::none(),
+    )
+    .await;
+    let by_id: BTreeMap<&str, Disposition> = report
+        .dispositions
+        .iter()
+        .map(|(id, d)| (id.as_str(), *d))
+        .collect();
+    let done = |i: usize| by_id[deliveries[i].message_id.as_str()] == Disposition::Done;
+    assert_eq!(
+        (0..5).map(done).collect::<Vec<_>>(),
+        [true, false, true, false, false],
+        "{:?}",
+        report.dispositions
+    );
+    let called: Vec<String> = p
+        .api
+        .observations()
+        .calls
+        .iter()
+        .filter_map(|c| c.record_id.clone())
+        .collect();
+    assert_eq!(
+        called,
+        ids[..3].iter().map(|id| id.to_string()).collect::<Vec<_>>(),
+        "no call after the failed store was known"
+    );
+    assert_eq!(report.calls, 3);
+}

@@ -10,9 +10,18 @@ use pacer_local::GovernorGate;
 use std::path::Path;
 use std::sync::Arc;
 
+/// Messages of one provider the local runtime takes per receive: more than an SQS FIFO
+/// batch (10), so the lease, delete and receive between batches come less often, while
+/// 25 calls at a provider's default timeout still fit the runtime's visibility timeout.
+const LOCAL_GROUP_BATCH: usize = 25;
+
 /// Opens `db` (creating it) and wires every port; `global_rate` caps calls per second.
 pub fn open(db: &Path, global_rate: Option<f64>) -> anyhow::Result<(Embedded, ApiPorts)> {
-    let embedded = Embedded::open(db, Arc::new(SystemClock), EmbeddedOptions::default())
+    let options = EmbeddedOptions {
+        max_group_batch: LOCAL_GROUP_BATCH,
+        ..EmbeddedOptions::default()
+    };
+    let embedded = Embedded::open(db, Arc::new(SystemClock), options)
         .with_context(|| format!("opening database {}", db.display()))?;
     let (caller, gate) = caller_and_gate(global_rate)?;
     let ports = embedded.api_ports(caller, gate);

@@ -123,9 +123,10 @@ async fn receive_once(
 ) -> Result<Vec<Delivery>, PortError> {
     let now = shared.clock.now().as_millis();
     let hidden_until = now + visibility.as_millis() as i64;
+    let group_batch = shared.options.max_group_batch.max(1);
     shared.write_async("queue receive", move |tx| {
         let e = |err| sql_error("queue receive", err);
-        let candidates = if fifo { fifo_candidates(tx, queue, now, max)? } else { standard_candidates(tx, queue, now, max)? };
+        let candidates = if fifo { fifo_candidates(tx, queue, now, max, group_batch)? } else { standard_candidates(tx, queue, now, max)? };
         let mut out = Vec::with_capacity(candidates.len());
         let mut per_group: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
         for row in candidates {
@@ -158,16 +159,14 @@ async fn receive_once(
     }).await
 }
 
-/// Most messages of one group handed out by one receive: an SQS FIFO batch.
-const MAX_GROUP_BATCH: usize = 10;
-
 /// The first messages of unblocked groups, oldest group first, in group order, at most
-/// [`MAX_GROUP_BATCH`] per group.
+/// `group_batch` per group.
 fn fifo_candidates(
     tx: &Transaction<'_>,
     queue: &str,
     now: i64,
     max: usize,
+    group_batch: usize,
 ) -> Result<Vec<Taken>, PortError> {
     let e = |err| sql_error("queue receive", err);
     let mut groups = tx
@@ -191,7 +190,7 @@ fn fifo_candidates(
         if out.len() >= max {
             break;
         }
-        let left = (max - out.len()).min(MAX_GROUP_BATCH) as i64;
+        let left = (max - out.len()).min(group_batch) as i64;
         let taken = rows
             .query_map(params![queue, g, left], |r| {
                 Ok(Taken {
@@ -405,12 +404,16 @@ async fn receive(
 ) -> Result<Vec<Delivery>, PortError> {
     let give_up = tokio::time::Instant::now() + wait;
     loop {
+        // Registered before looking, so a send, delete or release that lands while this
+        // receive runs still wakes it (`notify_waiters` only wakes registered waiters).
         let changed = shared.changed(queue).notified();
+        let mut changed = std::pin::pin!(changed);
+        changed.as_mut().enable();
         let got = receive_once(shared, queue, fifo, max, visibility, max_receives).await?;
         if !got.is_empty() || tokio::time::Instant::now() >= give_up {
             return Ok(got);
         }
-        // Woken by a send, delete or release; re-check now and then for visibility expiry.
+        // Re-check now and then anyway, for visibility expiry.
         let _ = tokio::time::timeout(Duration::from_millis(20).min(wait), changed).await;
     }
 }

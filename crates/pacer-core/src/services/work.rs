@@ -11,7 +11,7 @@ use crate::classify::ErrorClass;
 use crate::ports::{Claim, DeadLetter, Delivery, LeaseGrant, Ports};
 use crate::schema::{NextState, OutcomeEvent, WorkMessage, OUTCOME_EVENT_VERSION};
 use crate::time::Timestamp;
-use futures::future::join_all;
+use futures::future::{join_all, BoxFuture};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -248,14 +248,16 @@ async fn run_provider(
     let mut out = Vec::with_capacity(messages.len());
     let mut calls = 0;
     let mut stopped = false;
+    // The previous message's outcomes are stored while the next message's call runs:
+    // storing never sits between two calls of the provider. A message is done only once
+    // its outcomes are stored; the batch returns only when every store has finished.
+    let mut storing: Option<(usize, BoxFuture<'_, Result<(), crate::PortError>>)> = None;
+    let retry = Disposition::Retry {
+        delay: settings.retry_delay,
+    };
     for ((i, message), eligible) in messages.iter().zip(eligible) {
         if stopped {
-            out.push((
-                *i,
-                Disposition::Retry {
-                    delay: settings.retry_delay,
-                },
-            ));
+            out.push((*i, retry));
             continue;
         }
         if !eligible {
@@ -271,33 +273,68 @@ async fn run_provider(
             breaker: &mut breaker,
             deadline,
         };
-        match run.run(message).await {
-            Ok(made) => {
-                calls += made;
-                out.push((*i, Disposition::Done));
+        let result = match storing.take() {
+            None => run.run(message).await,
+            Some((previous, store)) => {
+                let (stored, result) = futures::join!(store, run.run(message));
+                if !settle_store(&provider, previous, stored, retry, &mut out) {
+                    // The store is failing: this message's outcomes are still stored
+                    // below if they can be, but no further call starts.
+                    stopped = true;
+                }
+                result
+            }
+        };
+        match result {
+            Ok(publication) => {
+                calls += publication.made;
+                storing = Some((*i, Box::pin(publication.store(ports))));
             }
             Err((made, stop)) => {
                 calls += made;
                 tracing::warn!(%provider, record_id = %message.record_id, reason = %stop, "giving back the rest of the provider's batch");
                 stopped = true;
-                out.push((
-                    *i,
-                    Disposition::Retry {
-                        delay: settings.retry_delay,
-                    },
-                ));
+                out.push((*i, retry));
             }
         }
     }
-    if let Err(err) = ports
-        .leases
-        .release(&lease, breaker, ports.clock.now())
-        .await
-    {
+    // No call follows: the lease is released while the last outcomes are stored.
+    let release = ports.leases.release(&lease, breaker, ports.clock.now());
+    let released = match storing {
+        Some((previous, store)) => {
+            let (stored, released) = futures::join!(store, release);
+            settle_store(&provider, previous, stored, retry, &mut out);
+            released
+        }
+        None => release.await,
+    };
+    if let Err(err) = released {
         // The lease lapses on its own at expires_at; nothing is lost.
         tracing::warn!(%provider, error = %err, "could not release the lease; it will expire");
     }
     (out, calls)
+}
+
+/// Records how storing message `index`'s outcomes went: done, or given back to be run
+/// again. Returns whether the store worked.
+fn settle_store(
+    provider: &crate::ids::ProviderId,
+    index: usize,
+    stored: Result<(), crate::PortError>,
+    retry: Disposition,
+    out: &mut Vec<(usize, Disposition)>,
+) -> bool {
+    match stored {
+        Ok(()) => {
+            out.push((index, Disposition::Done));
+            true
+        }
+        Err(err) => {
+            tracing::warn!(%provider, error = %err, "could not store a message's outcomes; giving it back");
+            out.push((index, retry));
+            false
+        }
+    }
 }
 
 /// A lease is taken (and renewed) for this many call budgets, so most calls need no

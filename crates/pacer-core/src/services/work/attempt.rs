@@ -1,5 +1,5 @@
 //! One message's attempts: pacing, the call, classification, the retry decision, and
-//! publishing the outcomes.
+//! the outcomes to publish.
 
 use super::{event, Disposition, Stop, WorkerSettings};
 use crate::breaker::{Admission, BreakerState};
@@ -20,11 +20,32 @@ pub(super) struct MessageRun<'a> {
     pub(super) deadline: &'a super::Deadline,
 }
 
+/// What a message's run leaves to record: its attempts' outcomes and, when it ended
+/// in the dead-letter queue, the entry. Nothing is done with the message until this is
+/// stored ([`Publication::store`]).
+pub(super) struct Publication {
+    /// HTTP calls made.
+    pub(super) made: u32,
+    events: Vec<OutcomeEvent>,
+    dead_letter: Option<DeadLetter>,
+}
+
+impl Publication {
+    /// Stores the dead letter first, so a record never reads dead_lettered without an
+    /// entry an operator can replay, then publishes the outcomes.
+    pub(super) async fn store(self, ports: &Ports) -> Result<(), crate::PortError> {
+        if let Some(entry) = self.dead_letter {
+            ports.dead_letters.put(&[entry]).await?;
+        }
+        ports.outcomes.publish(&self.events).await
+    }
+}
+
 impl MessageRun<'_> {
-    /// Makes the message's calls (one, plus short retries) and publishes their outcomes.
-    /// Returns the calls made; on `Err` nothing was published and the message must be
-    /// given back.
-    pub(super) async fn run(&mut self, message: &WorkMessage) -> Result<u32, (u32, Stop)> {
+    /// Makes the message's calls (one, plus short retries) and returns their outcomes
+    /// to publish. On `Err` no outcome is left to publish and the message must be given
+    /// back.
+    pub(super) async fn run(&mut self, message: &WorkMessage) -> Result<Publication, (u32, Stop)> {
         let policy = self.provider.retry_policy();
         let budget = super::call_budget(self.provider, self.settings);
         let span = budget * super::LEASE_SPAN;
@@ -46,7 +67,7 @@ impl MessageRun<'_> {
                 break;
             }
             if self.deadline.get().is_some_and(|d| now.plus(budget) > d) {
-                return self.finish_early(events, made, Stop::OutOfTime).await;
+                return self.finish_early(events, made, Stop::OutOfTime);
             }
             if let Some(last) = self.lease.last_call_started_at {
                 let ready = last.plus(spacing_after_truncation(self.provider.min_interval));
@@ -66,8 +87,8 @@ impl MessageRun<'_> {
                     .await
                 {
                     Ok(true) => self.lease.expires_at = started.plus(span),
-                    Ok(false) => return self.finish_early(events, made, Stop::LeaseLost).await,
-                    Err(err) => return self.finish_early(events, made, Stop::Port(err)).await,
+                    Ok(false) => return self.finish_early(events, made, Stop::LeaseLost),
+                    Err(err) => return self.finish_early(events, made, Stop::Port(err)),
                 }
             }
             // Stamped after any renewal write, as close to the call as the clock allows,
@@ -145,30 +166,22 @@ impl MessageRun<'_> {
                 _ => break,
             }
         }
-        // The dead letter goes in before the outcome, so a record never reads
-        // dead_lettered without an entry an operator can replay.
-        if let Some(entry) = dead_letter {
-            if let Err(err) = self.ports.dead_letters.put(&[entry]).await {
-                return Err((made, Stop::Port(err)));
-            }
-        }
-        self.ports
-            .outcomes
-            .publish(&events)
-            .await
-            .map_err(|err| (made, Stop::Port(err)))?;
-        Ok(made)
+        Ok(Publication {
+            made,
+            events,
+            dead_letter,
+        })
     }
 
     /// Stops before the next call. Attempts already made are published with the record
     /// due again shortly, so their numbers are never reused; with none made, the message
     /// is given back untouched.
-    async fn finish_early(
+    fn finish_early(
         &self,
         mut events: Vec<OutcomeEvent>,
         made: u32,
         stop: Stop,
-    ) -> Result<u32, (u32, Stop)> {
+    ) -> Result<Publication, (u32, Stop)> {
         let Some(last) = events.last_mut() else {
             return Err((made, stop));
         };
@@ -176,12 +189,11 @@ impl MessageRun<'_> {
             due_at: self.ports.clock.now().plus(self.settings.retry_delay),
         };
         tracing::info!(record_id = %last.record_id, reason = %stop, "stopping between short retries");
-        self.ports
-            .outcomes
-            .publish(&events)
-            .await
-            .map_err(|err| (made, Stop::Port(err)))?;
-        Ok(made)
+        Ok(Publication {
+            made,
+            events,
+            dead_letter: None,
+        })
     }
 }
 
