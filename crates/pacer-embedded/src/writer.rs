@@ -181,3 +181,62 @@ fn run(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> (Writer, Arc<Mutex<Connection>>) {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch("CREATE TABLE t (v INTEGER)")
+            .expect("schema");
+        let conn = Arc::new(Mutex::new(conn));
+        (Writer::start(Arc::clone(&conn)).expect("thread"), conn)
+    }
+
+    fn values(conn: &Mutex<Connection>) -> Vec<i64> {
+        let conn = conn.lock().expect("lock");
+        let mut stmt = conn.prepare("SELECT v FROM t ORDER BY v").expect("prepare");
+        let rows = stmt.query_map([], |r| r.get(0)).expect("query");
+        rows.map(|r| r.expect("row")).collect()
+    }
+
+    fn insert(v: i64, then_fail: bool) -> impl FnOnce(&Transaction<'_>) -> Result<i64, PortError> {
+        move |tx| {
+            tx.execute("INSERT INTO t (v) VALUES (?1)", [v])
+                .map_err(|e| crate::db::sql_error("test insert", e))?;
+            if then_fail {
+                return Err(PortError::Corrupt {
+                    operation: "test insert",
+                    detail: "refused after writing".into(),
+                });
+            }
+            Ok(v)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_is_undone_without_undoing_the_writes_committed_with_it() {
+        let (writer, conn) = writer();
+        // Queued together, so the thread runs them in one group and one commit.
+        let (a, b, c) = tokio::join!(
+            writer.write("a", insert(1, false)),
+            writer.write("b", insert(2, true)),
+            writer.write("c", insert(3, false)),
+        );
+        assert_eq!(a.expect("a"), 1);
+        assert!(matches!(b, Err(PortError::Corrupt { .. })), "{b:?}");
+        assert_eq!(c.expect("c"), 3);
+        assert_eq!(values(&conn), [1, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_write_answers_only_once_committed() {
+        let (writer, conn) = writer();
+        for v in 0..50 {
+            writer.write("w", insert(v, false)).await.expect("write");
+            // Visible to another lock holder as soon as the answer arrives.
+            assert_eq!(values(&conn).len() as i64, v + 1);
+        }
+    }
+}
