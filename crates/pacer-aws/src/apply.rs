@@ -6,26 +6,39 @@
 //! record (only if its revision is still the one read) and, for a success, the result.
 //! A cancelled transaction says which condition failed: the attempt's means a duplicate
 //! event (nothing changed), the record's means a concurrent write (read again and retry).
+//!
+//! When the deployment serves the HTTP API, a move into a final state also appends the
+//! feed entry in the same transaction ([`crate::feed`]), and for a record with a
+//! callback URL the attempt item keeps the webhook to publish (`callback`) until it has
+//! been published to the outcomes topic: a crash after the commit and before the
+//! publish is repaired when the event is applied again (SQS redelivers it), because a
+//! duplicate event still publishes a webhook its attempt item holds.
 
 use crate::backend::Aws;
+use crate::callbacks::CallbackMessage;
 use crate::dynamo::{bounded, cancellation_codes, condition_failed, pause, transact};
 use crate::error::{build, corrupt, sdk, AdapterError};
-use crate::item::{cut, n, names, opt_n, req_n, req_s, s, values, Item};
+use crate::feed::FeedAppend;
+use crate::item::{cut, n, names, opt_n, opt_s, req_n, req_s, s, values, Item};
 use crate::record_item::{from_item, to_item, ID, REV};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use pacer_core::lifecycle::{self, Event};
-use pacer_core::ports::{ApplyReport, StoredResult};
+use pacer_core::ports::{ApplyReport, FinalOutcome, StoredResult};
 use pacer_core::schema::{NextState, OutcomeEvent, MAX_RESPONSE_EXCERPT};
 use pacer_core::{PortError, Record, RecordId, Timestamp};
 use std::collections::BTreeMap;
 
-/// Optimistic rounds before an event is given up as contended.
-const MAX_ROUNDS: u32 = 8;
+/// Optimistic rounds before an event is given up as contended. Final moves of a
+/// deployment serving the API all raise the feed counter, so they may lose a few rounds
+/// to each other under load.
+const MAX_ROUNDS: u32 = 32;
 /// Largest event JSON stored in one attempt item; DynamoDB items stop at 400 KB.
 pub(crate) const MAX_EVENT_BYTES: usize = 200 * 1024;
 
 const RECORD_ID: &str = "record_id";
 const ATTEMPT: &str = "attempt";
+/// The attempt item's webhook still to publish.
+const CALLBACK: &str = "callback";
 
 /// The event cut to fit one item (and one SNS message): the response excerpt is already
 /// bounded by the core, but a detail or summary is not. Cut fields end with the marker.
@@ -180,6 +193,110 @@ pub(crate) fn record_put(
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
+/// What a move into a final state adds to its transaction when the API is served.
+struct Ending {
+    feed: FeedAppend,
+    outcome: FinalOutcome,
+    callback: Option<CallbackMessage>,
+}
+
+/// The feed entry (and webhook) of `next` if the event moves it into a final state and
+/// the deployment serves the API.
+async fn final_move(
+    aws: &Aws,
+    next: &Record,
+    stale: bool,
+    ev: &OutcomeEvent,
+    op: &'static str,
+) -> Result<Option<Ending>, PortError> {
+    if stale || ev.next == NextState::Continue || !next.state.is_final() {
+        return Ok(None);
+    }
+    if aws.inner.resources.api.is_none() {
+        return Ok(None);
+    }
+    let feed = FeedAppend::read(aws, op).await?;
+    let outcome = FinalOutcome::from_event(feed.seq(), ev, next.state);
+    let callback = next
+        .callback_url
+        .as_ref()
+        .map(|url| CallbackMessage::new(&outcome, url));
+    Ok(Some(Ending {
+        feed,
+        outcome,
+        callback,
+    }))
+}
+
+/// The attempt's put, carrying the webhook still to publish.
+fn with_callback(
+    attempt: TransactWriteItem,
+    end: &Ending,
+    op: &'static str,
+) -> Result<TransactWriteItem, PortError> {
+    let Some(message) = &end.callback else {
+        return Ok(attempt);
+    };
+    let json = serde_json::to_string(message)
+        .map_err(|e| corrupt(op, format!("webhook of {}: {e}", message.id)))?;
+    let Some(mut put) = attempt.put else {
+        return Ok(attempt);
+    };
+    put.item.insert(CALLBACK.to_owned(), s(json));
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// Publishes the webhook, then clears the attempt's marker.
+async fn publish_callback(
+    aws: &Aws,
+    ev: &OutcomeEvent,
+    message: &CallbackMessage,
+) -> Result<(), PortError> {
+    let op = "publish webhook";
+    crate::callbacks::publish(aws, message).await?;
+    aws.inner
+        .dynamo
+        .update_item()
+        .table_name(&aws.inner.resources.attempts_table)
+        .key(RECORD_ID, s(ev.record_id.as_str()))
+        .key(ATTEMPT, n(ev.attempt))
+        .update_expression("REMOVE #cb")
+        .expression_attribute_names("#cb", CALLBACK)
+        .send()
+        .await
+        .map_err(|e| sdk(op, e))?;
+    Ok(())
+}
+
+/// A duplicate event: publishes the webhook its attempt still holds, if any (the first
+/// application committed but did not get to publish).
+async fn republish_pending(aws: &Aws, ev: &OutcomeEvent) -> Result<(), PortError> {
+    let op = "apply outcomes";
+    let answer = aws
+        .inner
+        .dynamo
+        .get_item()
+        .table_name(&aws.inner.resources.attempts_table)
+        .key(RECORD_ID, s(ev.record_id.as_str()))
+        .key(ATTEMPT, n(ev.attempt))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| sdk(op, e))?;
+    let Some(json) = answer
+        .item
+        .as_ref()
+        .and_then(|i| opt_s(i, CALLBACK, op).transpose())
+        .transpose()?
+    else {
+        return Ok(());
+    };
+    let message: CallbackMessage = serde_json::from_str(json)
+        .map_err(|e| corrupt(op, format!("webhook kept on {}: {e}", ev.record_id)))?;
+    tracing::info!(record_id = %ev.record_id, attempt = ev.attempt, "publishing a webhook left unpublished");
+    publish_callback(aws, ev, &message).await
+}
+
 /// Applies one event. Returns (newly stored, stale move).
 async fn apply_one(
     aws: &Aws,
@@ -207,8 +324,14 @@ async fn apply_one(
         };
         let (next, stale) = next_record(record, &ev, now);
         let succeeded = !stale && ev.next == NextState::Succeeded;
+        let ending = final_move(aws, &next, stale, &ev, op).await?;
+        let attempt = match &ending {
+            Some(end) => with_callback(attempt, end, op)?,
+            None => attempt,
+        };
         let mut items = vec![attempt, record_put(aws, &next, rev, op)?];
-        if succeeded && with_result {
+        let result_at = (succeeded && with_result).then_some(items.len());
+        if result_at.is_some() {
             items.push(put_new(
                 &inner.resources.results_table,
                 RECORD_ID,
@@ -216,17 +339,29 @@ async fn apply_one(
                 op,
             )?);
         }
+        if let Some(end) = &ending {
+            items.extend(end.feed.items(&end.outcome, op)?);
+        }
         let codes = match transact(&inner.dynamo, items).await {
-            Ok(()) => return Ok((true, stale)),
+            Ok(()) => {
+                if let Some(message) = ending.and_then(|e| e.callback) {
+                    publish_callback(aws, &ev, &message).await?;
+                }
+                return Ok((true, stale));
+            }
             Err(e) => cancellation_codes(e, op)?,
         };
         if condition_failed(&codes, 0) {
+            if aws.inner.resources.api.is_some() {
+                republish_pending(aws, &ev).await?;
+            }
             return Ok((false, false));
         }
         // A result already stored keeps its first copy (the port's INSERT OR IGNORE).
-        if condition_failed(&codes, 2) {
+        if result_at.is_some_and(|i| condition_failed(&codes, i)) {
             with_result = false;
         }
+        // The record changed, or another final move took the feed number: read again.
         pause(round).await;
     }
     Err(AdapterError::Contention {

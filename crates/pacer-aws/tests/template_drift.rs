@@ -125,6 +125,11 @@ fn the_outcomes_subscription_delivers_raw_to_the_results_queue() {
         assert_eq!(got["RawMessageDelivery"], want["RawMessageDelivery"]);
         assert_eq!(got["Endpoint"], want["Endpoint"], "{id} endpoint");
         assert_eq!(got["TopicArn"], want["Topic"], "{id} topic");
+        assert_eq!(
+            got.get("FilterPolicy"),
+            want.get("FilterPolicy"),
+            "{id} filter policy"
+        );
     }
 }
 

@@ -245,6 +245,8 @@ impl AwsArgs {
                 results_queue_url: v(7),
                 results_dlq_url: v(8),
                 outcomes_topic_arn: v(9),
+                // The HTTP API's tables and queues: the operator commands do not use them.
+                api: None,
             },
             plan_schedule: values[10].clone(),
             release_schedule: values[11].clone(),
