@@ -17,6 +17,11 @@
 //! yet is hidden again. Dead letters are listed from items (pk `webhook_dead`); the SQS
 //! dead-letter queue also receives them, so its alarm fires, as well as whatever SQS
 //! redrove after `maxReceiveCount` receives (a handler that keeps crashing).
+//!
+//! Where it falls short of the port: a standard queue hands out due deliveries in no
+//! particular order (not strictly oldest due first), and `receive` short-polls, which
+//! on real SQS may miss messages that a later call finds. Production does not call
+//! `receive`: the Lambda event source long-polls and hands each message to `admit`.
 
 use crate::backend::Aws;
 use crate::error::{build, corrupt, sdk};
