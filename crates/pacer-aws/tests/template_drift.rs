@@ -161,3 +161,19 @@ fn no_policy_grants_a_wildcard_action() {
         );
     }
 }
+
+#[test]
+fn the_callbacks_queue_visibility_is_at_least_six_callbacks_timeouts() {
+    let t = template();
+    let timeout = t["Resources"]["CallbacksFunction"]["Properties"]["Timeout"]
+        .as_i64()
+        .or_else(|| t["Globals"]["Function"]["Timeout"].as_i64())
+        .expect("callbacks timeout");
+    let visibility = resource(&t, "CallbacksQueue")["VisibilityTimeout"]
+        .as_i64()
+        .expect("visibility");
+    assert!(
+        visibility >= 6 * timeout,
+        "visibility {visibility} < 6 x callbacks timeout {timeout}"
+    );
+}
