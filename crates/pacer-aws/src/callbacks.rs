@@ -138,8 +138,16 @@ impl SqsCallbackQueue {
                 return Ok(Admitted::Done);
             }
         };
-        let url = CallbackUrl::parse(&message.url)
-            .map_err(|e| corrupt(OP, format!("url of webhook {}: {e}", message.id)))?;
+        let url = match CallbackUrl::parse(&message.url) {
+            Ok(url) => url,
+            Err(e) => {
+                // Never deliverable: dead-letter it now rather than after 16 receives.
+                tracing::warn!(delivery = %message.id, error = %e, "webhook with an unusable URL; dead-lettered");
+                self.to_dead_letter_queue(body, handle, &format!("callback_url: {e}"))
+                    .await?;
+                return Ok(Admitted::Done);
+            }
+        };
         let item = self
             .aws
             .inner

@@ -435,3 +435,46 @@ async fn the_webhook_secret_is_read_from_secrets_manager_and_checked() {
     let err = missing.expect_err("an unknown secret");
     assert!(err.to_string().contains("GetSecretValue"), "{err}");
 }
+
+#[tokio::test]
+async fn an_unreadable_webhook_message_goes_to_the_dead_letter_queue_without_failing_the_batch() {
+    let Some(m) = moto(
+        "an_unreadable_webhook_message_goes_to_the_dead_letter_queue_without_failing_the_batch",
+    )
+    .await
+    else {
+        return;
+    };
+    let api = m.resources.api.as_ref().expect("API resources");
+    let sqs = aws_sdk_sqs::Client::new(&m.sdk);
+    sqs.send_message()
+        .queue_url(&api.callbacks_queue_url)
+        .message_body("{not a webhook")
+        .send()
+        .await
+        .expect("send");
+    let event = callbacks_event(&m).await;
+    assert_eq!(event.records.len(), 1);
+    let response = callbacks::handle(&callbacks_app(&m), &event).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "a poison message never blocks the batch"
+    );
+    let dead = sqs
+        .receive_message()
+        .queue_url(&api.callbacks_dlq_url)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .expect("receive the dead letter");
+    let dead = dead.messages();
+    assert_eq!(dead.len(), 1, "moved to the callbacks dead-letter queue");
+    assert_eq!(dead[0].body(), Some("{not a webhook"));
+    let reason = dead[0]
+        .message_attributes()
+        .and_then(|a| a.get("reason"))
+        .and_then(|v| v.string_value())
+        .unwrap_or_default();
+    assert!(reason.starts_with("unreadable"), "{reason}");
+    assert_granted(&m, "CallbacksFunction");
+}
