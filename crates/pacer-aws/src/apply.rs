@@ -6,6 +6,13 @@
 //! record (only if its revision is still the one read) and, for a success, the result.
 //! A cancelled transaction says which condition failed: the attempt's means a duplicate
 //! event (nothing changed), the record's means a concurrent write (read again and retry).
+//!
+//! When the deployment serves the HTTP API, a move into a final state also appends the
+//! feed entry in the same transaction ([`crate::feed`]), and for a record with a
+//! callback URL the attempt item keeps the webhook to publish (`callback`) until it has
+//! been published to the outcomes topic: a crash after the commit and before the
+//! publish is repaired when the event is applied again (SQS redelivers it), because a
+//! duplicate event still publishes a webhook its attempt item holds.
 
 use crate::backend::Aws;
 use crate::dynamo::{bounded, cancellation_codes, condition_failed, pause, transact};
@@ -19,13 +26,21 @@ use pacer_core::schema::{NextState, OutcomeEvent, MAX_RESPONSE_EXCERPT};
 use pacer_core::{PortError, Record, RecordId, Timestamp};
 use std::collections::BTreeMap;
 
-/// Optimistic rounds before an event is given up as contended.
-const MAX_ROUNDS: u32 = 8;
+/// Optimistic rounds before an event is given up as contended. Final moves of a
+/// deployment serving the API all raise the feed counter, so they may lose a few rounds
+/// to each other under load.
+const MAX_ROUNDS: u32 = 32;
 /// Largest event JSON stored in one attempt item; DynamoDB items stop at 400 KB.
 pub(crate) const MAX_EVENT_BYTES: usize = 200 * 1024;
 
 const RECORD_ID: &str = "record_id";
 const ATTEMPT: &str = "attempt";
+/// The attempt item's webhook still to publish.
+const CALLBACK: &str = "callback";
+
+mod ending;
+
+use ending::{final_move, publish_callback, republish_pending, with_callback};
 
 /// The event cut to fit one item (and one SNS message): the response excerpt is already
 /// bounded by the core, but a detail or summary is not. Cut fields end with the marker.
@@ -207,8 +222,14 @@ async fn apply_one(
         };
         let (next, stale) = next_record(record, &ev, now);
         let succeeded = !stale && ev.next == NextState::Succeeded;
+        let ending = final_move(aws, &next, stale, &ev, op).await?;
+        let attempt = match &ending {
+            Some(end) => with_callback(attempt, end, op)?,
+            None => attempt,
+        };
         let mut items = vec![attempt, record_put(aws, &next, rev, op)?];
-        if succeeded && with_result {
+        let result_at = (succeeded && with_result).then_some(items.len());
+        if result_at.is_some() {
             items.push(put_new(
                 &inner.resources.results_table,
                 RECORD_ID,
@@ -216,17 +237,29 @@ async fn apply_one(
                 op,
             )?);
         }
+        if let Some(end) = &ending {
+            items.extend(end.feed.items(&end.outcome, op)?);
+        }
         let codes = match transact(&inner.dynamo, items).await {
-            Ok(()) => return Ok((true, stale)),
+            Ok(()) => {
+                if let Some(message) = ending.and_then(|e| e.callback) {
+                    publish_callback(aws, &ev, &message).await?;
+                }
+                return Ok((true, stale));
+            }
             Err(e) => cancellation_codes(e, op)?,
         };
         if condition_failed(&codes, 0) {
+            if aws.inner.resources.api.is_some() {
+                republish_pending(aws, &ev).await?;
+            }
             return Ok((false, false));
         }
         // A result already stored keeps its first copy (the port's INSERT OR IGNORE).
-        if condition_failed(&codes, 2) {
+        if result_at.is_some_and(|i| condition_failed(&codes, i)) {
             with_result = false;
         }
+        // The record changed, or another final move took the feed number: read again.
         pause(round).await;
     }
     Err(AdapterError::Contention {

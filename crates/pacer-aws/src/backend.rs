@@ -1,13 +1,14 @@
 //! The AWS backend handle: SDK clients built once, the resource names, the tunables, and
 //! [`Aws::ports`], which hands every port to the services.
 
+use crate::callbacks::SqsCallbackQueue;
 use crate::dead_letters::DynamoDeadLetters;
 use crate::outcome_bus::SnsOutcomeBus;
 use crate::work_queue::SqsWorkQueue;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
-use pacer_core::ports::{ApiCaller, Ports, RateGate};
-use pacer_core::Clock;
+use pacer_core::ports::{ApiCaller, ApiPorts, Ports, RateGate};
+use pacer_core::{Clock, PortError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -35,6 +36,26 @@ pub struct AwsResources {
     pub results_dlq_url: String,
     /// SNS standard outcomes topic ARN.
     pub outcomes_topic_arn: String,
+    /// The HTTP API's resources, when the deployment serves the API. Without them the
+    /// pipeline runs as before and final outcomes feed no consumers and no webhooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiResources>,
+}
+
+/// The resources of the HTTP API's ports: the outcome feed, consumer applications and
+/// webhook deliveries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiResources {
+    /// DynamoDB feed table (pk `pk`, sk `seq`): the sequenced log of final outcomes, its
+    /// counter, each application's position, webhook delivery states and dead letters.
+    pub feed_table: String,
+    /// DynamoDB clients table (pk `pk`): applications and their token hashes.
+    pub clients_table: String,
+    /// SQS standard callbacks queue URL (subscribed to the outcomes topic, filtered to
+    /// webhook deliveries, raw delivery).
+    pub callbacks_queue_url: String,
+    /// SQS standard dead-letter queue of webhook deliveries.
+    pub callbacks_dlq_url: String,
 }
 
 /// Tunables of the AWS adapters.
@@ -180,6 +201,40 @@ impl Aws {
     /// The dead-letter queue adapter.
     pub fn dead_letters(&self) -> DynamoDeadLetters {
         DynamoDeadLetters::new(Arc::clone(&self.inner))
+    }
+
+    /// The HTTP API's resources, or the error saying the deployment lacks them.
+    pub(crate) fn api_resources(&self, op: &'static str) -> Result<&ApiResources, PortError> {
+        self.inner.resources.api.as_ref().ok_or_else(|| {
+            crate::AdapterError::Resource(
+                "no HTTP API resources are configured (feed and clients tables, callbacks \
+                 queues): set them to serve the API"
+                    .into(),
+            )
+            .into_port(op)
+        })
+    }
+
+    /// Every port of the HTTP API (and the pipeline's), or `None` when the resources
+    /// name no API tables and queues.
+    pub fn api_ports(
+        &self,
+        caller: Arc<dyn ApiCaller>,
+        gate: Arc<dyn RateGate>,
+    ) -> Option<ApiPorts> {
+        self.inner.resources.api.as_ref()?;
+        Some(ApiPorts {
+            core: self.ports(caller, gate),
+            intake: Arc::new(self.clone()),
+            clients: Arc::new(self.clone()),
+            feed: Arc::new(self.clone()),
+            callbacks: Arc::new(self.callback_queue()),
+        })
+    }
+
+    /// The webhook delivery queue adapter.
+    pub fn callback_queue(&self) -> SqsCallbackQueue {
+        SqsCallbackQueue::new(self.clone())
     }
 
     /// Every port, for the services.

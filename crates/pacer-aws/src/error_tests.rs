@@ -54,6 +54,7 @@ fn backend(dynamo: aws_sdk_dynamodb::Client, sqs: aws_sdk_sqs::Client) -> Aws {
         results_queue_url: "https://sqs.invalid/results".into(),
         results_dlq_url: "https://sqs.invalid/results-dlq".into(),
         outcomes_topic_arn: "arn:aws:sns:us-east-1:000000000000:outcomes".into(),
+        api: None,
     };
     let sns = aws_sdk_sns::Client::new(&sdk);
     Aws::from_clients(dynamo, sqs, sns, resources, Arc::new(SystemClock))

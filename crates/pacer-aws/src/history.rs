@@ -45,7 +45,7 @@ fn entry_item(id: &RecordId, entry: &HistoryEntry) -> Item {
     .collect()
 }
 
-fn entry_put(
+pub(crate) fn entry_put(
     aws: &Aws,
     id: &RecordId,
     entry: &HistoryEntry,

@@ -9,6 +9,10 @@
 //! | [`WorkQueue`](pacer_core::ports::WorkQueue) | SQS FIFO "work" ([`SqsWorkQueue`]), redrive to a FIFO dead-letter queue |
 //! | [`OutcomeBus`](pacer_core::ports::OutcomeBus) | SNS "outcomes" → SQS "results", raw delivery ([`SnsOutcomeBus`]) |
 //! | [`DeadLetterQueue`](pacer_core::ports::DeadLetterQueue) | DynamoDB dead-letter table, fed by the services and by draining the SQS dead-letter queues ([`DynamoDeadLetters`]) |
+//! | [`RecordIntake`](pacer_core::ports::RecordIntake) | records table, one transaction per chunk of records with their `submitted` history entries |
+//! | [`ClientDirectory`](pacer_core::ports::ClientDirectory) | DynamoDB clients table: an item per application and one per token hash |
+//! | [`OutcomeFeed`](pacer_core::ports::OutcomeFeed) | DynamoDB feed table: entries numbered by a counter item written in the outcome's transaction, a position item per application |
+//! | [`CallbackQueue`](pacer_core::ports::CallbackQueue) | SQS "callbacks" (subscribed to the outcomes topic, filtered on `pacer_kind = callback`) plus a delivery-state item per webhook in the feed table ([`SqsCallbackQueue`]) |
 //!
 //! Build one [`Aws`] per process from one [`aws_config::SdkConfig`] ([`load_sdk_config`]
 //! honours `AWS_ENDPOINT_URL`, so the same code runs against moto) and hand
@@ -24,10 +28,14 @@
 
 mod apply;
 mod backend;
+mod callbacks;
+mod clients;
 mod dead_letters;
 mod dynamo;
 mod error;
+mod feed;
 mod history;
+mod intake;
 mod item;
 mod leases;
 mod outcome_bus;
@@ -40,7 +48,8 @@ mod schedule;
 mod sqs;
 mod work_queue;
 
-pub use backend::{load_sdk_config, Aws, AwsOptions, AwsResources};
+pub use backend::{load_sdk_config, ApiResources, Aws, AwsOptions, AwsResources};
+pub use callbacks::{Admitted, CallbackMessage, SqsCallbackQueue, KIND_ATTRIBUTE};
 pub use dead_letters::DynamoDeadLetters;
 pub use error::AdapterError;
 pub use outcome_bus::SnsOutcomeBus;

@@ -3,12 +3,16 @@
 //!
 //! Publishing goes through the topic, so more consumers (metrics, webhooks) can
 //! subscribe later without touching the worker; receiving and acking use the queue.
+//! Every event carries the message attribute `pacer_kind = outcome`, which the results
+//! subscription's filter policy requires: webhook deliveries published to the same
+//! topic (`pacer_kind = callback`) go to the callbacks queue only.
 
 use crate::apply::fit;
 use crate::backend::Inner;
+use crate::callbacks::{KIND_ATTRIBUTE, KIND_OUTCOME};
 use crate::error::{build, sdk};
 use crate::sqs::{self, batches, with_entry_retries, Failure};
-use aws_sdk_sns::types::PublishBatchRequestEntry;
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use pacer_core::ports::{Delivery, OutcomeBus, QueueDepth};
 use pacer_core::schema::OutcomeEvent;
 use pacer_core::PortError;
@@ -46,6 +50,14 @@ impl OutcomeBus for SnsOutcomeBus {
         // An event too big for one message is cut (with the marker), never rejected.
         let bodies: Vec<String> = events.iter().map(|e| fit(e).encode()).collect();
         let sizes: Vec<usize> = bodies.iter().map(String::len).collect();
+        // The results queue's subscription takes only outcome events (webhook deliveries
+        // go through the same topic to the callbacks queue).
+        let kind = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(KIND_OUTCOME)
+            .build()
+            .map_err(|e| build(op, e))?;
+        let kind = &kind;
         for range in batches(&sizes) {
             let chunk = bodies[range].to_vec();
             with_entry_retries(chunk, &[], op, |entries| async move {
@@ -55,6 +67,7 @@ impl OutcomeBus for SnsOutcomeBus {
                         PublishBatchRequestEntry::builder()
                             .id(id)
                             .message(body)
+                            .message_attributes(KIND_ATTRIBUTE, kind.clone())
                             .build()
                             .map_err(|e| build(op, e))
                     })

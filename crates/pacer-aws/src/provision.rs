@@ -5,7 +5,7 @@
 //! moto) and a way for the CLI to set up a sandbox account; production stacks come from
 //! the SAM template. It is not idempotent: a prefix is used once.
 
-use crate::backend::AwsResources;
+use crate::backend::{ApiResources, AwsResources};
 use aws_config::SdkConfig;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -169,6 +169,9 @@ pub struct SubscriptionSpec {
     pub endpoint: String,
     /// Deliver the message body as published, without the SNS envelope.
     pub raw_message_delivery: bool,
+    /// Which messages the subscription takes (on message attributes).
+    #[serde(default)]
+    pub filter_policy: Option<serde_json::Value>,
 }
 
 impl ResourceDescription {
@@ -275,6 +278,12 @@ pub async fn provision(
             .get("OutcomesTopic")
             .cloned()
             .ok_or_else(|| ProvisionError::Missing("OutcomesTopic".into()))?,
+        api: Some(ApiResources {
+            feed_table: table("FeedTable")?,
+            clients_table: table("ClientsTable")?,
+            callbacks_queue_url: queue("CallbacksQueue")?,
+            callbacks_dlq_url: queue("CallbacksDeadLetterQueue")?,
+        }),
     })
 }
 
@@ -311,6 +320,8 @@ mod tests {
             "ResultsTable",
             "ControlTable",
             "DeadLettersTable",
+            "FeedTable",
+            "ClientsTable",
         ] {
             assert!(d.tables.contains_key(t), "{t}");
         }
@@ -319,6 +330,8 @@ mod tests {
             "WorkDeadLetterQueue",
             "ResultsQueue",
             "ResultsDeadLetterQueue",
+            "CallbacksQueue",
+            "CallbacksDeadLetterQueue",
         ] {
             assert!(d.queues.contains_key(q), "{q}");
         }
@@ -329,6 +342,19 @@ mod tests {
             "a FIFO queue needs a FIFO DLQ"
         );
         assert!(d.subscriptions["ResultsSubscription"].raw_message_delivery);
+        let kind = |sub: &str| d.subscriptions[sub].filter_policy.clone();
+        assert_eq!(
+            kind("ResultsSubscription"),
+            Some(serde_json::json!({ "pacer_kind": ["outcome"] }))
+        );
+        assert_eq!(
+            kind("CallbacksSubscription"),
+            Some(serde_json::json!({ "pacer_kind": ["callback"] }))
+        );
+        assert!(
+            !d.queues["CallbacksQueue"].fifo_queue,
+            "SQS delays need a standard queue"
+        );
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //!   later message of a group before the one that timed out; SQS keeps send order.
 //! - `queue_follows_harness_clock: false` — SQS visibility timeouts run on real time, not
 //!   on the suite's manual clock: the queue cases use short real timeouts and sleep past
-//!   them (true of real SQS as much as of moto).
+//!   them (true of real SQS as much as of moto). The webhook cases too: a retried
+//!   delivery is hidden in SQS until its due time.
 
 use async_trait::async_trait;
 use pacer_aws::provision::{provision, unique_prefix, ProvisionOptions};
@@ -63,10 +64,12 @@ impl BackendFactory for MotoFactory {
             },
             Arc::clone(&clock) as Arc<dyn Clock>,
         );
+        let api = aws
+            .api_ports(Arc::new(UnusedCaller), Arc::new(Unlimited))
+            .expect("provision creates the HTTP API's resources");
         Harness {
-            ports: aws.ports(Arc::new(UnusedCaller), Arc::new(Unlimited)),
-            // The HTTP API's ports are not on AWS yet (issue 5): those cases are skipped.
-            api: None,
+            ports: api.core.clone(),
+            api: Some(api),
             clock,
             caps: Capabilities {
                 dedup_survives_delete: false,

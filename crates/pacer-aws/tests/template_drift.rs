@@ -125,6 +125,11 @@ fn the_outcomes_subscription_delivers_raw_to_the_results_queue() {
         assert_eq!(got["RawMessageDelivery"], want["RawMessageDelivery"]);
         assert_eq!(got["Endpoint"], want["Endpoint"], "{id} endpoint");
         assert_eq!(got["TopicArn"], want["Topic"], "{id} topic");
+        assert_eq!(
+            got.get("FilterPolicy"),
+            want.get("FilterPolicy"),
+            "{id} filter policy"
+        );
     }
 }
 
@@ -155,4 +160,20 @@ fn no_policy_grants_a_wildcard_action() {
             "wildcard action: {line}"
         );
     }
+}
+
+#[test]
+fn the_callbacks_queue_visibility_is_at_least_six_callbacks_timeouts() {
+    let t = template();
+    let timeout = t["Resources"]["CallbacksFunction"]["Properties"]["Timeout"]
+        .as_i64()
+        .or_else(|| t["Globals"]["Function"]["Timeout"].as_i64())
+        .expect("callbacks timeout");
+    let visibility = resource(&t, "CallbacksQueue")["VisibilityTimeout"]
+        .as_i64()
+        .expect("visibility");
+    assert!(
+        visibility >= 6 * timeout,
+        "visibility {visibility} < 6 x callbacks timeout {timeout}"
+    );
 }

@@ -8,7 +8,7 @@
 use anyhow::Context as _;
 use aws_config::SdkConfig;
 use clap::Args;
-use pacer_aws::AwsResources;
+use pacer_aws::{ApiResources, AwsResources};
 use std::collections::HashMap;
 
 /// Bad usage found after parsing (exit code 2), e.g. a missing resource name.
@@ -59,10 +59,22 @@ pub struct AwsArgs {
     /// EventBridge Scheduler schedule that releases due records (group `default`).
     #[arg(long, global = true, env = "PACER_RELEASE_SCHEDULE")]
     pub release_schedule: Option<String>,
+    /// DynamoDB feed table (HTTP API; `clients` needs the four API names).
+    #[arg(long, global = true, env = "PACER_FEED_TABLE")]
+    pub feed_table: Option<String>,
+    /// DynamoDB clients table (HTTP API).
+    #[arg(long, global = true, env = "PACER_CLIENTS_TABLE")]
+    pub clients_table: Option<String>,
+    /// SQS callbacks queue URL (HTTP API webhooks).
+    #[arg(long, global = true, env = "PACER_CALLBACKS_QUEUE_URL")]
+    pub callbacks_queue_url: Option<String>,
+    /// SQS callbacks dead-letter queue URL.
+    #[arg(long, global = true, env = "PACER_CALLBACKS_DLQ_URL")]
+    pub callbacks_dlq_url: Option<String>,
 }
 
 /// Every explicit-name flag (they conflict with `--stack`).
-const NAME_FLAGS: [&str; 12] = [
+const NAME_FLAGS: [&str; 16] = [
     "records_table",
     "attempts_table",
     "results_table",
@@ -75,7 +87,15 @@ const NAME_FLAGS: [&str; 12] = [
     "outcomes_topic_arn",
     "plan_schedule",
     "release_schedule",
+    "feed_table",
+    "clients_table",
+    "callbacks_queue_url",
+    "callbacks_dlq_url",
 ];
+
+/// Where the HTTP API's names start in [`AwsArgs::names`] (four of them, all optional
+/// together).
+const API_NAMES: usize = 12;
 
 /// The resolved deployment: resource names and the two schedules' names.
 #[derive(Debug, Clone)]
@@ -97,7 +117,7 @@ struct Name<'a> {
 }
 
 impl AwsArgs {
-    fn names(&self) -> [Name<'_>; 12] {
+    fn names(&self) -> [Name<'_>; 16] {
         let n = |value, flag, env, output| Name {
             value,
             flag,
@@ -177,6 +197,30 @@ impl AwsArgs {
                 "PACER_RELEASE_SCHEDULE",
                 "ReleaseScheduleName",
             ),
+            n(
+                &self.feed_table,
+                "--feed-table",
+                "PACER_FEED_TABLE",
+                "FeedTableName",
+            ),
+            n(
+                &self.clients_table,
+                "--clients-table",
+                "PACER_CLIENTS_TABLE",
+                "ClientsTableName",
+            ),
+            n(
+                &self.callbacks_queue_url,
+                "--callbacks-queue-url",
+                "PACER_CALLBACKS_QUEUE_URL",
+                "CallbacksQueueUrl",
+            ),
+            n(
+                &self.callbacks_dlq_url,
+                "--callbacks-dlq-url",
+                "PACER_CALLBACKS_DLQ_URL",
+                "CallbacksDeadLetterQueueUrl",
+            ),
         ]
     }
 
@@ -233,6 +277,7 @@ impl AwsArgs {
             }
         };
         let v = |i: usize| values[i].clone().unwrap_or_default();
+        let api = api_resources(&self.names(), &values[API_NAMES..])?;
         Ok(AwsTarget {
             resources: AwsResources {
                 records_table: v(0),
@@ -245,11 +290,42 @@ impl AwsArgs {
                 results_queue_url: v(7),
                 results_dlq_url: v(8),
                 outcomes_topic_arn: v(9),
+                api,
             },
             plan_schedule: values[10].clone(),
             release_schedule: values[11].clone(),
         })
     }
+}
+
+/// The HTTP API's names: all four or none (a stack deployed before the API has none).
+fn api_resources(
+    names: &[Name<'_>],
+    values: &[Option<String>],
+) -> Result<Option<ApiResources>, UsageError> {
+    let given = values.iter().filter(|v| v.is_some()).count();
+    if given == 0 {
+        return Ok(None);
+    }
+    if given < values.len() {
+        let missing: Vec<_> = names[API_NAMES..]
+            .iter()
+            .zip(values)
+            .filter(|(_, v)| v.is_none())
+            .map(|(n, _)| format!("{} (or {})", n.flag, n.env))
+            .collect();
+        return Err(UsageError(format!(
+            "the HTTP API's names go together; missing: {}",
+            missing.join(", ")
+        )));
+    }
+    let v = |i: usize| values[i].clone().unwrap_or_default();
+    Ok(Some(ApiResources {
+        feed_table: v(0),
+        clients_table: v(1),
+        callbacks_queue_url: v(2),
+        callbacks_dlq_url: v(3),
+    }))
 }
 
 /// The outputs of `stack`, by key.

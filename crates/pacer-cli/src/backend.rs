@@ -28,12 +28,13 @@ pub fn open(db: &Path, global_rate: Option<f64>) -> anyhow::Result<(Embedded, Ap
     Ok((embedded, ports))
 }
 
-/// Wires every port to the deployed resources of `target`, with clients built from `sdk`.
+/// Wires every port to the deployed resources of `target`, with clients built from `sdk`;
+/// the HTTP API's ports too when `target` names the API's tables and queues.
 pub fn open_aws(
     sdk: &aws_config::SdkConfig,
     target: &crate::aws::AwsTarget,
     global_rate: Option<f64>,
-) -> anyhow::Result<Ports> {
+) -> anyhow::Result<(Ports, Option<ApiPorts>)> {
     let aws = pacer_aws::Aws::new(
         sdk,
         target.resources.clone(),
@@ -41,7 +42,8 @@ pub fn open_aws(
         Arc::new(SystemClock),
     );
     let (caller, gate) = caller_and_gate(global_rate)?;
-    Ok(aws.ports(caller, gate))
+    let api = aws.api_ports(Arc::clone(&caller) as _, Arc::clone(&gate));
+    Ok((aws.ports(caller, gate), api))
 }
 
 fn caller_and_gate(

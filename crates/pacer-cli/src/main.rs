@@ -66,8 +66,12 @@ enum Opened {
         _db: pacer_embedded::Embedded,
         api: ApiPorts,
     },
-    /// Boxed: the SDK configuration and names are large next to the embedded handle.
-    Aws(Ports, Box<(aws_config::SdkConfig, AwsTarget)>),
+    /// Boxed: the SDK configuration and names are large next to the embedded handle. The
+    /// HTTP API's ports are there when the stack has the API's tables and queues.
+    Aws(
+        Ports,
+        Box<(aws_config::SdkConfig, AwsTarget, Option<ApiPorts>)>,
+    ),
 }
 
 impl Opened {
@@ -78,20 +82,26 @@ impl Opened {
         }
     }
 
-    /// The HTTP API ports, which only the embedded backend has so far.
+    /// The HTTP API ports.
     fn api(&self, command: &str) -> anyhow::Result<&ApiPorts> {
         match self {
             Opened::Embedded { api, .. } => Ok(api),
-            Opened::Aws(..) => Err(embedded_only(command)),
+            Opened::Aws(_, aws) => aws.2.as_ref().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "`pacer {command}` needs the HTTP API's tables and queues: pass --stack \
+                     NAME of a stack that has them, or --feed-table, --clients-table, \
+                     --callbacks-queue-url and --callbacks-dlq-url"
+                )
+            }),
         }
     }
 }
 
-/// Why an HTTP API command cannot run on AWS yet, and what to do instead.
+/// Why a command cannot run on AWS, and what to do instead.
 fn embedded_only(command: &str) -> anyhow::Error {
     anyhow::anyhow!(
-        "`pacer {command}` works on the embedded backend only for now (the HTTP API's \
-         client and feed stores have no AWS adapter yet); run it with --db FILE"
+        "`pacer {command}` works on the embedded backend only (on AWS the `api` Lambda \
+         function serves the HTTP API); run it with --db FILE"
     )
 }
 
@@ -129,7 +139,6 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         // Say so before resolving names or touching AWS.
         match &cli.command {
             Command::Serve(_) => return Err(embedded_only("serve")),
-            Command::Clients(_) => return Err(embedded_only("clients")),
             Command::Run(_) => return Err(UsageError(RUN_ON_AWS.into()).into()),
             _ => {}
         }
@@ -143,8 +152,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Backend::Aws => {
             let sdk = pacer_aws::load_sdk_config().await;
             let target = cli.aws.resolve(&sdk).await?;
-            let ports = backend::open_aws(&sdk, &target, global_rate)?;
-            Opened::Aws(ports, Box::new((sdk, target)))
+            let (ports, api) = backend::open_aws(&sdk, &target, global_rate)?;
+            Opened::Aws(ports, Box::new((sdk, target, api)))
         }
     };
     let ports = opened.ports();

@@ -90,6 +90,36 @@ impl Stack {
         cmd.output().expect("run pacer")
     }
 
+    /// Like [`Stack::run`], also naming the HTTP API's tables and queues.
+    fn run_with_api(&self, args: &[&str]) -> Output {
+        let api = self
+            .resources
+            .api
+            .as_ref()
+            .expect("provisioned with the API");
+        let mut cmd = pacer(Some(&self.endpoint));
+        let r = &self.resources;
+        cmd.arg("--backend")
+            .arg("aws")
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("PACER_RECORDS_TABLE", &r.records_table)
+            .env("PACER_ATTEMPTS_TABLE", &r.attempts_table)
+            .env("PACER_RESULTS_TABLE", &r.results_table)
+            .env("PACER_CONTROL_TABLE", &r.control_table)
+            .env("PACER_DEAD_LETTERS_TABLE", &r.dead_letters_table)
+            .env("PACER_WORK_QUEUE_URL", &r.work_queue_url)
+            .env("PACER_WORK_DLQ_URL", &r.work_dlq_url)
+            .env("PACER_RESULTS_QUEUE_URL", &r.results_queue_url)
+            .env("PACER_RESULTS_DLQ_URL", &r.results_dlq_url)
+            .env("PACER_OUTCOMES_TOPIC_ARN", &r.outcomes_topic_arn)
+            .env("PACER_FEED_TABLE", &api.feed_table)
+            .env("PACER_CLIENTS_TABLE", &api.clients_table)
+            .env("PACER_CALLBACKS_QUEUE_URL", &api.callbacks_queue_url)
+            .env("PACER_CALLBACKS_DLQ_URL", &api.callbacks_dlq_url);
+        cmd.output().expect("run pacer")
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(out.status.success(), "{args:?} failed: {}", stderr(&out));
@@ -362,8 +392,39 @@ async fn every_operator_command_works_on_the_emulator() {
     let ran = s.json(&["schedule", "run-now", "--output", "json"]);
     assert!(ran["released_now"].is_u64(), "{ran}");
 
-    // The HTTP API stays embedded-only, and says so.
+    // `clients` needs the HTTP API's names, and says which.
     let out = s.run(&["clients", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--clients-table"), "{}", stderr(&out));
+    // With them, applications go to the clients table the api function reads.
+    let added: Value = {
+        let out = s.run_with_api(&["clients", "add", "billing", "--output", "json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let token = added["token"].as_str().expect("a token");
+    let aws = pacer_aws::Aws::new(
+        &sdk_config(&s.endpoint).await,
+        s.resources.clone(),
+        pacer_aws::AwsOptions::default(),
+        std::sync::Arc::new(pacer_core::SystemClock),
+    );
+    let api = aws
+        .api_ports(
+            std::sync::Arc::new(pacer_testkit::contract::UnusedCaller),
+            std::sync::Arc::new(pacer_core::ports::Unlimited),
+        )
+        .expect("API resources");
+    let found = api
+        .clients
+        .find_by_token(&pacer_core::ports::TokenHash::of(token))
+        .await
+        .expect("find");
+    assert_eq!(found.map(|c| c.app.to_string()).as_deref(), Some("billing"));
+    let out = s.run_with_api(&["clients", "revoke", "billing"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // `serve` stays embedded-only: on AWS the api function serves the API.
+    let out = s.run(&["serve", "--listen", "127.0.0.1:0"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("embedded backend only"),

@@ -2,13 +2,18 @@
 //! the AWS backend and the services' settings; plus [`Invocation`], the little the
 //! handlers need from the Lambda context.
 
+use crate::callbacks::Callbacks;
 use crate::config::Config;
 use aws_config::SdkConfig;
 use pacer_aws::{Aws, AwsOptions};
-use pacer_core::ports::{Ports, Unlimited};
+use pacer_core::callback_url::CallbackPolicy;
+use pacer_core::ports::{ApiPorts, Ports, Unlimited};
+use pacer_core::services::CallbackSettings;
 use pacer_core::services::{ReleaseSettings, WorkerSettings};
+use pacer_core::webhook::WebhookSecret;
 use pacer_core::{SystemClock, Timestamp};
 use pacer_http::HttpCaller;
+use pacer_local::{ReqwestWebhookSender, SystemResolver};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,10 +54,19 @@ impl Settings {
     }
 }
 
-/// The HTTP client could not be built.
+/// An HTTP client could not be built.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot build the API caller")]
-pub struct BuildError(#[source] pacer_http::BuildError);
+pub enum BuildError {
+    /// The internal API's client.
+    #[error("cannot build the API caller")]
+    Caller(#[source] pacer_http::BuildError),
+    /// The webhook client.
+    #[error("cannot build the webhook client")]
+    Webhooks(#[source] pacer_local::ClientError),
+    /// The configuration names no API tables and queues.
+    #[error("the configuration names no HTTP API resources (PACER_FEED_TABLE, …)")]
+    NoApi,
+}
 
 /// Ports and settings, built once per execution environment.
 #[derive(Clone)]
@@ -71,13 +85,8 @@ impl App {
     /// in-process rate gate (a gate inside one invocation cannot cap the rate across
     /// concurrent invocations; the plan spaces calls under the global cap instead).
     pub fn build(config: &Config, sdk: &SdkConfig) -> Result<Self, BuildError> {
-        let aws = Aws::new(
-            sdk,
-            config.resources.clone(),
-            aws_options(config.due_shards),
-            Arc::new(SystemClock),
-        );
-        let caller = HttpCaller::new(HTTP_POOL).map_err(BuildError)?;
+        let aws = aws(config, sdk);
+        let caller = HttpCaller::new(HTTP_POOL).map_err(BuildError::Caller)?;
         let ports = aws.ports(Arc::new(caller), Arc::new(Unlimited));
         Ok(Self::new(ports, Settings::from_config(config)))
     }
@@ -90,6 +99,59 @@ impl App {
     /// The settings.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+}
+
+/// The AWS backend the functions run on.
+fn aws(config: &Config, sdk: &SdkConfig) -> Aws {
+    Aws::new(
+        sdk,
+        config.resources.clone(),
+        aws_options(config.due_shards),
+        Arc::new(SystemClock),
+    )
+}
+
+/// The HTTP API's ports over the AWS backend (the api function). The API never calls
+/// the internal API, so its caller refuses every call.
+pub fn api_ports(config: &Config, sdk: &SdkConfig) -> Result<ApiPorts, BuildError> {
+    aws(config, sdk)
+        .api_ports(Arc::new(NoCalls), Arc::new(Unlimited))
+        .ok_or(BuildError::NoApi)
+}
+
+/// The callbacks function's app: the API ports, the callbacks queue, the webhook client
+/// (strict callback URL policy, system resolver) and the default delivery settings.
+pub fn callbacks(
+    config: &Config,
+    sdk: &SdkConfig,
+    secret: WebhookSecret,
+) -> Result<Callbacks, BuildError> {
+    let aws = aws(config, sdk);
+    let sender = ReqwestWebhookSender::new(Arc::new(SystemResolver), CallbackPolicy::STRICT)
+        .map_err(BuildError::Webhooks)?;
+    Ok(Callbacks {
+        ports: aws
+            .api_ports(Arc::new(NoCalls), Arc::new(Unlimited))
+            .ok_or(BuildError::NoApi)?,
+        queue: aws.callback_queue(),
+        sender: Arc::new(sender),
+        secret,
+        settings: CallbackSettings::default(),
+    })
+}
+
+/// The caller of functions that never call the internal API (api, callbacks).
+struct NoCalls;
+
+#[async_trait::async_trait]
+impl pacer_core::ports::ApiCaller for NoCalls {
+    async fn call(
+        &self,
+        _call: &pacer_core::ports::ApiCall<'_>,
+    ) -> Result<pacer_core::classify::ApiResponse, pacer_core::classify::TransportFailure> {
+        // Never reached: these functions run no worker.
+        Err(pacer_core::classify::TransportFailure::Other)
     }
 }
 

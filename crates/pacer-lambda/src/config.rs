@@ -7,7 +7,7 @@
 //! reads itself (from the Lambda runtime environment), and per-provider settings, which
 //! live in the control table so operators can change them without a redeploy.
 
-use pacer_aws::AwsResources;
+use pacer_aws::{ApiResources, AwsResources};
 use std::time::Duration;
 
 /// DynamoDB records table name.
@@ -30,12 +30,23 @@ pub const RESULTS_QUEUE_URL: &str = "PACER_RESULTS_QUEUE_URL";
 pub const RESULTS_DLQ_URL: &str = "PACER_RESULTS_DLQ_URL";
 /// SNS outcomes topic ARN.
 pub const OUTCOMES_TOPIC_ARN: &str = "PACER_OUTCOMES_TOPIC_ARN";
+/// DynamoDB feed table name (outcome feed, webhook delivery states).
+pub const FEED_TABLE: &str = "PACER_FEED_TABLE";
+/// DynamoDB clients table name (consumer applications of the HTTP API).
+pub const CLIENTS_TABLE: &str = "PACER_CLIENTS_TABLE";
+/// SQS callbacks queue URL (webhook deliveries).
+pub const CALLBACKS_QUEUE_URL: &str = "PACER_CALLBACKS_QUEUE_URL";
+/// SQS callbacks dead-letter queue URL.
+pub const CALLBACKS_DLQ_URL: &str = "PACER_CALLBACKS_DLQ_URL";
 /// The planning window, humantime (`24h`).
 pub const WINDOW: &str = "PACER_WINDOW";
 /// Optional global cap in calls per second; empty means none.
 pub const GLOBAL_RATE: &str = "PACER_GLOBAL_RATE";
 /// Optional shard count of the records table's `due` index (default 16).
 pub const DUE_SHARDS: &str = "PACER_DUE_SHARDS";
+/// Name or ARN of the Secrets Manager secret that signs webhooks; set on the callbacks
+/// function only (not in [`ENV_VARS`], which every function gets).
+pub const WEBHOOK_SECRET_ID: &str = "PACER_WEBHOOK_SECRET_ID";
 /// Optional `tracing` filter (default `info`).
 pub const LOG: &str = "PACER_LOG";
 
@@ -51,6 +62,10 @@ pub const ENV_VARS: &[&str] = &[
     RESULTS_QUEUE_URL,
     RESULTS_DLQ_URL,
     OUTCOMES_TOPIC_ARN,
+    FEED_TABLE,
+    CLIENTS_TABLE,
+    CALLBACKS_QUEUE_URL,
+    CALLBACKS_DLQ_URL,
     WINDOW,
     GLOBAL_RATE,
     DUE_SHARDS,
@@ -73,6 +88,8 @@ pub struct Config {
     pub due_shards: u16,
     /// The `tracing` filter.
     pub log: String,
+    /// The webhook signing secret's name or ARN (the callbacks function).
+    pub webhook_secret_id: Option<String>,
 }
 
 /// A variable is missing or unreadable. The message names it and says what it should hold.
@@ -137,6 +154,14 @@ impl Config {
             results_queue_url: url(RESULTS_QUEUE_URL)?,
             results_dlq_url: url(RESULTS_DLQ_URL)?,
             outcomes_topic_arn: topic(OUTCOMES_TOPIC_ARN)?,
+            // Every function gets them: the results function appends to the feed and
+            // publishes webhooks, the api and callbacks functions serve them.
+            api: Some(ApiResources {
+                feed_table: required(FEED_TABLE)?,
+                clients_table: required(CLIENTS_TABLE)?,
+                callbacks_queue_url: url(CALLBACKS_QUEUE_URL)?,
+                callbacks_dlq_url: url(CALLBACKS_DLQ_URL)?,
+            }),
         };
         let window_text = required(WINDOW)?;
         let window = match humantime::parse_duration(&window_text) {
@@ -185,6 +210,7 @@ impl Config {
             global_rate,
             due_shards,
             log,
+            webhook_secret_id: get(WEBHOOK_SECRET_ID).filter(|v| !v.is_empty()),
         })
     }
 }
@@ -218,6 +244,10 @@ mod tests {
                 OUTCOMES_TOPIC_ARN,
                 "arn:aws:sns:eu-west-1:123456789012:outcomes".to_owned(),
             ),
+            (FEED_TABLE, "feed".to_owned()),
+            (CLIENTS_TABLE, "clients".to_owned()),
+            (CALLBACKS_QUEUE_URL, q("callbacks")),
+            (CALLBACKS_DLQ_URL, q("callbacks-dead-letters")),
             (WINDOW, "24h".to_owned()),
         ])
     }

@@ -142,11 +142,16 @@ pub(super) async fn subscribe(
         .send()
         .await
         .map_err(|e| aws_error(logical, "SetQueueAttributes(Policy)")(Box::new(e)))?;
-    sns.subscribe()
+    let mut subscribe = sns
+        .subscribe()
         .topic_arn(topic)
         .protocol(&spec.protocol)
         .endpoint(&queue.arn)
-        .attributes("RawMessageDelivery", spec.raw_message_delivery.to_string())
+        .attributes("RawMessageDelivery", spec.raw_message_delivery.to_string());
+    if let Some(policy) = &spec.filter_policy {
+        subscribe = subscribe.attributes("FilterPolicy", policy.to_string());
+    }
+    subscribe
         .return_subscription_arn(true)
         .send()
         .await

@@ -133,11 +133,7 @@ pub async fn deliver_due(
         .callbacks
         .receive(ports.clock.now(), settings.batch, settings.lease)
         .await?;
-    let results: Vec<_> = futures::stream::iter(due)
-        .map(|d| deliver_one(ports, sender, secret, settings, d))
-        .buffer_unordered(settings.concurrency.max(1))
-        .collect()
-        .await;
+    let results = deliver(ports, sender, secret, settings, due).await;
     let mut report = DeliveryReport::default();
     for r in results {
         match r {
@@ -151,6 +147,25 @@ pub async fn deliver_due(
         }
     }
     Ok(report)
+}
+
+/// Makes deliveries the caller has already taken (the callbacks Lambda function gets
+/// them in its SQS event), at most `settings.concurrency` at once, each noted in its
+/// record's history and settled. One result per delivery, in input order: the
+/// settlement applied, `None` when the receipt had gone stale, or the port error that
+/// leaves the delivery to come back after its lease.
+pub async fn deliver(
+    ports: &ApiPorts,
+    sender: &dyn WebhookSender,
+    secret: &WebhookSecret,
+    settings: &CallbackSettings,
+    deliveries: Vec<CallbackDelivery>,
+) -> Vec<Result<Option<Settlement>, PortError>> {
+    futures::stream::iter(deliveries)
+        .map(|d| deliver_one(ports, sender, secret, settings, d))
+        .buffered(settings.concurrency.max(1))
+        .collect()
+        .await
 }
 
 async fn deliver_one(

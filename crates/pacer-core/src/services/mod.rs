@@ -12,7 +12,7 @@ pub mod submit;
 pub mod work;
 
 pub use apply::{apply_outcomes, ApplyBatchReport};
-pub use callbacks::{deliver_due, CallbackSettings, DeliveryReport};
+pub use callbacks::{deliver, deliver_due, CallbackSettings, DeliveryReport};
 pub use clients::{authenticate, register, AuthError, RegisterError};
 pub use feed::read_feed;
 pub use plan::{forecast, plan_window, PlanReport, PlanRequest};

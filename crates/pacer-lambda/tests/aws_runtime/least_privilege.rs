@@ -10,18 +10,23 @@ use std::collections::BTreeSet;
 
 /// The logical id of the template resource behind a recorded resource.
 fn logical(resources: &AwsResources, r: &Resource) -> iam::Needed {
+    let api = resources.api.as_ref().expect("provisioned with the API");
     let tables = [
         (&resources.records_table, "RecordsTable"),
         (&resources.attempts_table, "AttemptsTable"),
         (&resources.results_table, "ResultsTable"),
         (&resources.control_table, "ControlTable"),
         (&resources.dead_letters_table, "DeadLettersTable"),
+        (&api.feed_table, "FeedTable"),
+        (&api.clients_table, "ClientsTable"),
     ];
     let queues = [
         (&resources.work_queue_url, "WorkQueue"),
         (&resources.work_dlq_url, "WorkDeadLetterQueue"),
         (&resources.results_queue_url, "ResultsQueue"),
         (&resources.results_dlq_url, "ResultsDeadLetterQueue"),
+        (&api.callbacks_queue_url, "CallbacksQueue"),
+        (&api.callbacks_dlq_url, "CallbacksDeadLetterQueue"),
     ];
     let table = |name: &str| {
         tables

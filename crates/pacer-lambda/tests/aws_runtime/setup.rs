@@ -40,6 +40,10 @@ pub(crate) async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
 
 /// The functions' configuration, read the way `Config::from_env` reads it.
 pub(crate) fn lambda_config(r: &AwsResources) -> Config {
+    let api = r
+        .api
+        .as_ref()
+        .expect("provision creates the API's resources");
     let vars: BTreeMap<&str, String> = BTreeMap::from([
         (config::RECORDS_TABLE, r.records_table.clone()),
         (config::ATTEMPTS_TABLE, r.attempts_table.clone()),
@@ -51,6 +55,10 @@ pub(crate) fn lambda_config(r: &AwsResources) -> Config {
         (config::RESULTS_QUEUE_URL, r.results_queue_url.clone()),
         (config::RESULTS_DLQ_URL, r.results_dlq_url.clone()),
         (config::OUTCOMES_TOPIC_ARN, r.outcomes_topic_arn.clone()),
+        (config::FEED_TABLE, api.feed_table.clone()),
+        (config::CLIENTS_TABLE, api.clients_table.clone()),
+        (config::CALLBACKS_QUEUE_URL, api.callbacks_queue_url.clone()),
+        (config::CALLBACKS_DLQ_URL, api.callbacks_dlq_url.clone()),
         (config::WINDOW, "3s".into()),
     ]);
     Config::from_lookup(|name| vars.get(name).cloned())
