@@ -19,6 +19,7 @@ use pacer_testkit::mock_api::{MockApi, MockConfig};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
@@ -173,9 +174,12 @@ async fn drain_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
     eprintln!("draining {records} records over {providers} providers at {latency:?} per call…");
     let rt = Runtime::start(ports.core.clone(), runtime);
     let far = ports.clock.now().plus(Duration::from_secs(365 * 86400));
+    let stats = rt.stats();
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        if is_idle(&ports, far).await? {
+        // The runtime's own counter first: the store-wide idle check scans every record,
+        // which would stall the runtime's threads mid-measurement if polled throughout.
+        if stats.applied.load(Ordering::Relaxed) >= records && is_idle(&ports, far).await? {
             break;
         }
     }

@@ -261,12 +261,22 @@ impl Shared {
         f: impl FnOnce(&Transaction<'_>) -> Result<T, PortError>,
     ) -> Result<T, PortError> {
         let mut conn = lock(&self.conn);
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        // These writes are the bulk ones (import, plan, replay): their statement journals
+        // may be as large as the table, so they spill to temporary files rather than
+        // memory; the writer thread's small groups keep theirs in memory.
+        conn.execute_batch("PRAGMA temp_store = FILE")
             .map_err(|e| sql_error(operation, e))?;
-        let value = f(&tx)?;
-        tx.commit().map_err(|e| sql_error(operation, e))?;
-        Ok(value)
+        let result = (|| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| sql_error(operation, e))?;
+            let value = f(&tx)?;
+            tx.commit().map_err(|e| sql_error(operation, e))?;
+            Ok(value)
+        })();
+        conn.execute_batch("PRAGMA temp_store = MEMORY")
+            .map_err(|e| sql_error(operation, e))?;
+        result
     }
 
     /// Locks the write connection itself (checkpoints, backups).
@@ -462,9 +472,23 @@ impl Embedded {
     /// Folds the write-ahead log into the database file and truncates it (blocks writers
     /// briefly): for measurements of the file size and before copying the file.
     pub fn checkpoint(&self) -> Result<(), PortError> {
+        // No read of ours may pin an old snapshot while it runs; the background
+        // checkpointer may be mid-checkpoint, which answers busy: try again.
+        let _reads = self.shared.conn();
         let conn = self.shared.write_conn();
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .map_err(|e| sql_error("checkpoint", e))
+        for _ in 0..100 {
+            let busy: i64 = conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                .map_err(|e| sql_error("checkpoint", e))?;
+            if busy == 0 {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(PortError::Unavailable {
+            operation: "checkpoint",
+            source: "the write-ahead log stayed busy for 5 s".into(),
+        })
     }
 
     /// Copies the database into `target` (a consistent snapshot, usable while running).
