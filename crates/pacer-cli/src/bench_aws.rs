@@ -18,7 +18,7 @@ mod esm;
 mod meter;
 mod pipeline;
 mod pricing;
-mod serial;
+pub mod serial;
 
 use crate::args::BenchArgs;
 use crate::aws::UsageError;

@@ -14,6 +14,8 @@
 //! `scripts/test-aws.sh`.
 
 mod iam;
+// The same signature-checking receiver the HTTP API's own webhook tests use.
+#[path = "../../pacer-api/tests/common/receiver.rs"]
 mod receiver;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};

@@ -10,9 +10,6 @@
 //! each other exactly as on DynamoDB. Skipped unless `PACER_TEST_AWS_ENDPOINT` is set
 //! (`scripts/test-aws.sh`).
 
-#[path = "aws_runtime/serial.rs"]
-mod serial;
-
 use pacer_aws::provision::{provision, unique_prefix, ProvisionOptions};
 use pacer_aws::{Aws, AwsOptions};
 use pacer_core::breaker::BreakerState;
@@ -33,7 +30,7 @@ async fn api_ports(test: &str) -> Option<ApiPorts> {
         return None;
     };
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(serial::SerialDynamo::new())
+        .http_client(pacer_cli::bench_aws::serial::SerialDynamo::new())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

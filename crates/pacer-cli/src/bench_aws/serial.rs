@@ -5,7 +5,7 @@
 //! moto's server handles requests on many threads with no lock around DynamoDB: two
 //! concurrent transactions can fail or both pass their conditions, where DynamoDB
 //! evaluates each condition and write atomically. Serializing DynamoDB requests restores
-//! that (the same fix as pacer-lambda's moto tests); SQS and SNS still run concurrently.
+//! that (pacer-lambda's moto tests use this client too); SQS and SNS still run concurrently.
 //! It changes no request count.
 
 use aws_smithy_runtime_api::client::http::{
@@ -19,14 +19,20 @@ use tokio::sync::Mutex;
 
 /// Wraps plain-HTTP connections (the emulator); DynamoDB requests take turns.
 #[derive(Debug, Clone)]
-pub(super) struct SerialDynamo {
+pub struct SerialDynamo {
     inner: SharedHttpClient,
     turn: Arc<Mutex<()>>,
 }
 
+impl Default for SerialDynamo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl SerialDynamo {
     /// A client for `http://` endpoints.
-    pub(super) fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             inner: aws_smithy_http_client::Builder::new().build_http(),
             turn: Arc::new(Mutex::new(())),

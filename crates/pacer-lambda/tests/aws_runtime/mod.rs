@@ -12,10 +12,9 @@
 #![allow(dead_code)]
 
 pub(crate) mod least_privilege;
-mod serial;
 pub(crate) mod setup;
 
-pub(crate) use serial::SerialDynamo;
+pub(crate) use pacer_cli::bench_aws::serial::SerialDynamo;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
