@@ -306,17 +306,16 @@ impl RecordStore for Embedded {
     }
 
     async fn mark_queued(&self, ids: &[RecordId], now: Timestamp) -> Result<(), PortError> {
-        let ids = ids.to_vec();
+        // One statement for the whole batch (the ids as a JSON array), not one per record.
+        let ids = serde_json::to_string(&ids.iter().map(RecordId::as_str).collect::<Vec<_>>())
+            .map_err(|e| corrupt("mark queued", "record ids", e))?;
         self.shared.write_async("mark queued", move |tx| {
-            let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE records SET state = CASE state WHEN 'in_flight' THEN 'in_flight' ELSE 'queued' END, updated_at = ?2
-                     WHERE id = ?1 AND state IN ('scheduled', 'retry_wait', 'queued', 'in_flight')",
-                )
-                .map_err(|e| sql_error("mark queued", e))?;
-            for id in &ids {
-                stmt.execute(params![id.as_str(), now.as_millis()]).map_err(|e| sql_error("mark queued", e))?;
-            }
+            tx.prepare_cached(
+                "UPDATE records SET state = CASE state WHEN 'in_flight' THEN 'in_flight' ELSE 'queued' END, updated_at = ?2
+                 WHERE id IN (SELECT value FROM json_each(?1)) AND state IN ('scheduled', 'retry_wait', 'queued', 'in_flight')",
+            )
+            .and_then(|mut stmt| stmt.execute(params![ids, now.as_millis()]))
+            .map_err(|e| sql_error("mark queued", e))?;
             Ok(())
         })
         .await
