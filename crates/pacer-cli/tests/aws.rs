@@ -12,31 +12,9 @@ use serde_json::Value;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-const ENDPOINT_VAR: &str = "PACER_TEST_AWS_ENDPOINT";
+mod common;
 
-fn endpoint(test: &str) -> Option<String> {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            eprintln!(
-                "skipped {test}: {ENDPOINT_VAR} is not set; run scripts/test-aws.sh (or set it \
-                 to scripts/moto.sh's endpoint) to run the AWS CLI tests"
-            );
-            None
-        }
-    }
-}
-
-async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_scheduler::config::Credentials::new(
-            "moto", "moto", None, None, "moto",
-        ))
-        .load()
-        .await
-}
+use common::{create_schedule, endpoint, sdk_config};
 
 /// The binary, with a clean environment for the AWS backend.
 fn pacer(endpoint: Option<&str>) -> Command {
@@ -69,23 +47,8 @@ struct Stack {
 
 impl Stack {
     fn run(&self, args: &[&str]) -> Output {
-        let r = &self.resources;
-        let mut cmd = pacer(Some(&self.endpoint));
-        cmd.arg("--backend")
-            .arg("aws")
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("PACER_RECORDS_TABLE", &r.records_table)
-            .env("PACER_ATTEMPTS_TABLE", &r.attempts_table)
-            .env("PACER_RESULTS_TABLE", &r.results_table)
-            .env("PACER_CONTROL_TABLE", &r.control_table)
-            .env("PACER_DEAD_LETTERS_TABLE", &r.dead_letters_table)
-            .env("PACER_WORK_QUEUE_URL", &r.work_queue_url)
-            .env("PACER_WORK_DLQ_URL", &r.work_dlq_url)
-            .env("PACER_RESULTS_QUEUE_URL", &r.results_queue_url)
-            .env("PACER_RESULTS_DLQ_URL", &r.results_dlq_url)
-            .env("PACER_OUTCOMES_TOPIC_ARN", &r.outcomes_topic_arn)
-            .env("PACER_PLAN_SCHEDULE", &self.plan)
+        let mut cmd = self.command(args);
+        cmd.env("PACER_PLAN_SCHEDULE", &self.plan)
             .env("PACER_RELEASE_SCHEDULE", &self.release);
         cmd.output().expect("run pacer")
     }
@@ -97,8 +60,18 @@ impl Stack {
             .api
             .as_ref()
             .expect("provisioned with the API");
-        let mut cmd = pacer(Some(&self.endpoint));
+        let mut cmd = self.command(args);
+        cmd.env("PACER_FEED_TABLE", &api.feed_table)
+            .env("PACER_CLIENTS_TABLE", &api.clients_table)
+            .env("PACER_CALLBACKS_QUEUE_URL", &api.callbacks_queue_url)
+            .env("PACER_CALLBACKS_DLQ_URL", &api.callbacks_dlq_url);
+        cmd.output().expect("run pacer")
+    }
+
+    /// The binary on the AWS backend, naming the pipeline's resources by variable.
+    fn command(&self, args: &[&str]) -> Command {
         let r = &self.resources;
+        let mut cmd = pacer(Some(&self.endpoint));
         cmd.arg("--backend")
             .arg("aws")
             .args(args)
@@ -112,12 +85,8 @@ impl Stack {
             .env("PACER_WORK_DLQ_URL", &r.work_dlq_url)
             .env("PACER_RESULTS_QUEUE_URL", &r.results_queue_url)
             .env("PACER_RESULTS_DLQ_URL", &r.results_dlq_url)
-            .env("PACER_OUTCOMES_TOPIC_ARN", &r.outcomes_topic_arn)
-            .env("PACER_FEED_TABLE", &api.feed_table)
-            .env("PACER_CLIENTS_TABLE", &api.clients_table)
-            .env("PACER_CALLBACKS_QUEUE_URL", &api.callbacks_queue_url)
-            .env("PACER_CALLBACKS_DLQ_URL", &api.callbacks_dlq_url);
-        cmd.output().expect("run pacer")
+            .env("PACER_OUTCOMES_TOPIC_ARN", &r.outcomes_topic_arn);
+        cmd
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -134,31 +103,6 @@ impl Stack {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-async fn create_schedule(client: &aws_sdk_scheduler::Client, name: &str) {
-    use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
-    client
-        .create_schedule()
-        .name(name)
-        .schedule_expression("rate(1 minute)")
-        .flexible_time_window(
-            FlexibleTimeWindow::builder()
-                .mode(FlexibleTimeWindowMode::Off)
-                .build()
-                .expect("window"),
-        )
-        .target(
-            Target::builder()
-                .arn("arn:aws:lambda:us-east-1:123456789012:function:dispatcher")
-                .role_arn("arn:aws:iam::123456789012:role/scheduler")
-                .input(r#"{"mode":"release"}"#)
-                .build()
-                .expect("target"),
-        )
-        .send()
-        .await
-        .expect("create schedule");
 }
 
 async fn stack(endpoint: String) -> (Stack, Aws, aws_sdk_scheduler::Client) {

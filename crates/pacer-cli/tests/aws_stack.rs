@@ -14,28 +14,9 @@ use serde_json::{json, Value};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-const ENDPOINT_VAR: &str = "PACER_TEST_AWS_ENDPOINT";
+mod common;
 
-fn endpoint(test: &str) -> Option<String> {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            eprintln!("skipped {test}: {ENDPOINT_VAR} is not set; run scripts/test-aws.sh");
-            None
-        }
-    }
-}
-
-async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_scheduler::config::Credentials::new(
-            "moto", "moto", None, None, "moto",
-        ))
-        .load()
-        .await
-}
+use common::{create_schedule, endpoint, sdk_config};
 
 /// The binary on the AWS backend with only `--stack` to find the resources: every
 /// variable that could name one is removed.
@@ -133,31 +114,6 @@ async fn create_stack(sdk: &aws_config::SdkConfig, name: &str, outputs: Value) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("stack {name} was not created");
-}
-
-async fn create_schedule(client: &aws_sdk_scheduler::Client, name: &str) {
-    use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
-    client
-        .create_schedule()
-        .name(name)
-        .schedule_expression("rate(1 minute)")
-        .flexible_time_window(
-            FlexibleTimeWindow::builder()
-                .mode(FlexibleTimeWindowMode::Off)
-                .build()
-                .expect("window"),
-        )
-        .target(
-            Target::builder()
-                .arn("arn:aws:lambda:us-east-1:123456789012:function:dispatcher")
-                .role_arn("arn:aws:iam::123456789012:role/scheduler")
-                .input(r#"{"mode":"release"}"#)
-                .build()
-                .expect("target"),
-        )
-        .send()
-        .await
-        .expect("create schedule");
 }
 
 #[tokio::test]
