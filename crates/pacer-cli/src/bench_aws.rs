@@ -14,7 +14,7 @@
 //! and uses dummy credentials, so it can never touch a real account. What it is not: a
 //! timing benchmark (moto's speed says nothing about AWS's).
 
-mod esm;
+pub mod esm;
 mod meter;
 mod pipeline;
 mod pricing;

@@ -66,32 +66,7 @@ impl Mapping {
 
     /// The event Lambda would hand the function for `messages`.
     pub(super) fn event(&self, messages: &[Message]) -> SqsEvent {
-        let arn = format!(
-            "arn:aws:sqs:us-east-1:123456789012:{}",
-            self.queue_url.rsplit('/').next().unwrap_or_default()
-        );
-        let mut event = SqsEvent::default();
-        event.records = messages
-            .iter()
-            .map(|m| {
-                let mut r = SqsMessage::default();
-                r.message_id = m.message_id.clone();
-                r.receipt_handle = m.receipt_handle.clone();
-                r.body = m.body.clone();
-                r.md5_of_body = m.md5_of_body.clone();
-                r.attributes = m
-                    .attributes
-                    .iter()
-                    .flatten()
-                    .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
-                    .collect();
-                r.event_source = Some("aws:sqs".into());
-                r.event_source_arn = Some(arn.clone());
-                r.aws_region = Some("us-east-1".into());
-                r
-            })
-            .collect();
-        event
+        sqs_event(&self.queue_url, messages)
     }
 
     /// Deletes what the response did not report, ten per request, as Lambda does.
@@ -133,4 +108,35 @@ impl Mapping {
         }
         Ok(())
     }
+}
+
+/// The SQS event Lambda's event source mapping would hand a function for `messages`
+/// received from `queue_url` (also what pacer-lambda's emulator tests invoke with).
+pub fn sqs_event(queue_url: &str, messages: &[Message]) -> SqsEvent {
+    let arn = format!(
+        "arn:aws:sqs:us-east-1:123456789012:{}",
+        queue_url.rsplit('/').next().unwrap_or_default()
+    );
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .map(|m| {
+            let mut r = SqsMessage::default();
+            r.message_id = m.message_id.clone();
+            r.receipt_handle = m.receipt_handle.clone();
+            r.body = m.body.clone();
+            r.md5_of_body = m.md5_of_body.clone();
+            r.attributes = m
+                .attributes
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                .collect();
+            r.event_source = Some("aws:sqs".into());
+            r.event_source_arn = Some(arn.clone());
+            r.aws_region = Some("us-east-1".into());
+            r
+        })
+        .collect();
+    event
 }

@@ -16,7 +16,7 @@ pub(crate) mod setup;
 
 pub(crate) use pacer_cli::bench_aws::serial::SerialDynamo;
 
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use pacer_aws::recorder::Recorder;
 use pacer_lambda::{dispatcher, results, worker, App, Invocation};
@@ -64,31 +64,7 @@ impl Mapping {
 
     /// The event Lambda would hand the function for `messages`.
     pub(crate) fn event(&self, messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
-        let mut event = SqsEvent::default();
-        event.records = messages
-            .iter()
-            .map(|m| {
-                let mut r = SqsMessage::default();
-                r.message_id = m.message_id.clone();
-                r.receipt_handle = m.receipt_handle.clone();
-                r.body = m.body.clone();
-                r.md5_of_body = m.md5_of_body.clone();
-                r.attributes = m
-                    .attributes
-                    .iter()
-                    .flatten()
-                    .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
-                    .collect();
-                r.event_source = Some("aws:sqs".into());
-                r.event_source_arn = Some(format!(
-                    "arn:aws:sqs:us-east-1:123456789012:{}",
-                    self.queue_url.rsplit('/').next().unwrap_or_default()
-                ));
-                r.aws_region = Some("us-east-1".into());
-                r
-            })
-            .collect();
-        event
+        pacer_cli::bench_aws::esm::sqs_event(&self.queue_url, messages)
     }
 
     /// Deletes the messages the response did not report, as Lambda does.
