@@ -4,7 +4,11 @@
 use crate::error::{build, sdk, AdapterError};
 use crate::item::{s, Item};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, TransactWriteItem};
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    KeysAndAttributes, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -126,4 +130,39 @@ pub(crate) async fn transact(
         .send()
         .await
         .map(|_| ())
+}
+
+/// Runs a conditional update; `Ok(None)` when the condition held and it was written,
+/// `Ok(Some(item))` with the current item when the condition failed.
+pub(crate) async fn conditional(
+    builder: UpdateItemFluentBuilder,
+    operation: &'static str,
+) -> Result<Option<Option<Item>>, PortError> {
+    Ok(written_or_current(builder, operation).await?.err())
+}
+
+/// Runs a conditional update: `Ok(Ok(attributes))` when it was written (the attributes
+/// the builder's `ReturnValues` asked for), `Ok(Err(current))` with the item as it is when
+/// the condition failed. One billed write either way, and no read.
+pub(crate) async fn written_or_current(
+    builder: UpdateItemFluentBuilder,
+    operation: &'static str,
+) -> Result<Result<Option<Item>, Option<Item>>, PortError> {
+    let sent = builder
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
+    match sent {
+        Ok(out) => Ok(Ok(out.attributes)),
+        Err(e) => match e.as_service_error() {
+            Some(err) if err.is_conditional_check_failed_exception() => {
+                let item = match e.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(c) => c.item,
+                    _ => None,
+                };
+                Ok(Err(item))
+            }
+            _ => Err(sdk(operation, e)),
+        },
+    }
 }

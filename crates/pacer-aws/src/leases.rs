@@ -1,31 +1,32 @@
 //! Provider leases on the control table: fencing tokens, the min-interval clock and the
 //! breaker, in one item per provider (pk `provider#<id>`, sk `lease`).
 //!
-//! `acquire` reads the lease and the claimed records consistently, decides (as the
-//! lifecycle and the port contract say) which claims are eligible, then writes the
-//! lease and the eligible records in one `TransactWriteItems`: the lease only if its
-//! token is still the one read, each record only if its revision is still the one read.
-//! A cancelled transaction means someone wrote in between; the whole decision is made
-//! again from fresh reads, so a grant is never based on stale data.
+//! `acquire` is one conditional `UpdateItem` on the lease (free, lapsed or already ours;
+//! the token raised in the same write, the lease returned as written), then one
+//! conditional `UpdateItem` per claimed record that moves it to `in_flight` only where
+//! the lifecycle and the attempt numbers allow. No read comes first and no transaction is
+//! needed: exclusion rests on the lease's condition and its fencing token alone, and each
+//! claim's condition makes it safe against any concurrent write to its record. A grant
+//! costs 1 + claims write units instead of a lease read, a batch read of the records and a
+//! transaction billed twice per item.
 
-use crate::apply::record_put;
 use crate::backend::Aws;
-use crate::dynamo::{batch_get, cancellation_codes, pause, transact};
-use crate::error::{build, corrupt, sdk, AdapterError};
+use crate::dynamo::{bounded, pause, written_or_current};
+use crate::error::{corrupt, sdk, AdapterError};
 use crate::item::{n, names, opt_n, opt_s, req_n, s, values, Item};
-use crate::record_item::{from_item, ID};
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+use crate::record_item::{
+    shard, stale_partition, ATTEMPT, DUE_KEY, DUE_SHARD, ID, PROVIDER, REV, STATE, UPDATED_AT,
+};
+use aws_sdk_dynamodb::types::ReturnValue;
 use pacer_core::breaker::BreakerState;
 use pacer_core::lifecycle::{self, Event};
 use pacer_core::ports::{Claim, Lease, LeaseGrant, LeaseStore};
-use pacer_core::{PortError, ProviderId, Record, RecordState, Timestamp};
+use pacer_core::{PortError, ProviderId, RecordState, Timestamp};
 use std::collections::HashMap;
 use std::time::Duration;
 
 /// Optimistic rounds before `acquire` gives up as contended.
 const MAX_ROUNDS: u32 = 8;
-/// Items per transaction (DynamoDB's limit).
-const TX_ITEMS: usize = 100;
 
 /// The control table's keys for a provider's lease.
 pub(crate) fn lease_key(provider: &ProviderId) -> Item {
@@ -77,166 +78,150 @@ async fn get_lease(
         .transpose()
 }
 
-/// Whether claim `c` may move `record` to in flight (the embedded backend's rule).
-fn eligible(provider: &ProviderId, record: &Record, c: &Claim) -> bool {
-    // A newer attempt is always fresh; the same attempt only while in flight (a
-    // redelivery). A newer attempt of an in_flight record is the dispatcher re-releasing
-    // a record whose worker and message were lost: refusing it would strand the record.
-    let fresh = match record.state {
-        RecordState::InFlight => record.attempt <= c.attempt,
-        _ => record.attempt < c.attempt,
-    };
-    &record.provider == provider
-        && fresh
-        && lifecycle::transition(record.state, Event::Begin).is_ok()
-}
-
-/// The lease write: a put conditional on the token read (or on there being no lease).
-fn lease_put(
-    aws: &Aws,
-    lease: &Lease,
-    read_token: Option<u64>,
-    op: &'static str,
-) -> Result<TransactWriteItem, PortError> {
-    let mut item = lease_key(&lease.provider);
-    item.insert("provider".into(), s(lease.provider.as_str()));
-    item.insert("holder".into(), s(&lease.holder));
-    item.insert("token".into(), n(lease.token));
-    item.insert("expires_at".into(), n(lease.expires_at.as_millis()));
-    item.insert("breaker".into(), s(breaker_text(&lease.breaker, op)?));
-    if let Some(t) = lease.last_call_started_at {
-        item.insert("last_call_started_at".into(), n(t.as_millis()));
-    }
-    let put = Put::builder()
-        .table_name(&aws.inner.resources.control_table)
-        .set_item(Some(item));
-    let put = match read_token {
-        None => put
-            .condition_expression("attribute_not_exists(#pk)")
-            .set_expression_attribute_names(Some(names([("#pk", "pk")]))),
-        Some(t) => put
-            .condition_expression("#token = :token")
-            .set_expression_attribute_names(Some(names([("#token", "token")])))
-            .set_expression_attribute_values(Some(values([(":token", n(t))]))),
-    };
-    Ok(TransactWriteItem::builder()
-        .put(put.build().map_err(|e| build(op, e))?)
-        .build())
-}
-
-/// Later transactions of a large grant check the lease is still the one just written.
-fn lease_check(aws: &Aws, lease: &Lease, op: &'static str) -> Result<TransactWriteItem, PortError> {
-    let check = ConditionCheck::builder()
-        .table_name(&aws.inner.resources.control_table)
-        .set_key(Some(lease_key(&lease.provider)))
-        .condition_expression("#token = :token")
-        .set_expression_attribute_names(Some(names([("#token", "token")])))
-        .set_expression_attribute_values(Some(values([(":token", n(lease.token))])))
-        .build()
-        .map_err(|e| build(op, e))?;
-    Ok(TransactWriteItem::builder().condition_check(check).build())
-}
-
-/// Decides the claims in order, each seeing the moves of the ones before it; returns one
-/// flag per claim and the records to write, with the revision each was read at.
-fn decide(
-    provider: &ProviderId,
-    claims: &[Claim],
-    read: Vec<(Record, u64)>,
-    now: Timestamp,
-) -> (Vec<bool>, Vec<(Record, u64)>) {
-    let mut records: HashMap<String, (Record, u64, bool)> = read
-        .into_iter()
-        .map(|(r, rev)| (r.id.to_string(), (r, rev, false)))
-        .collect();
-    let flags = claims
-        .iter()
-        .map(|c| match records.get_mut(c.record_id.as_str()) {
-            Some((r, _, changed)) if eligible(provider, r, c) => {
-                r.state = RecordState::InFlight;
-                r.attempt = c.attempt;
-                r.updated_at = now;
-                *changed = true;
-                true
-            }
-            _ => false,
-        })
-        .collect();
-    let writes = records
-        .into_values()
-        .filter(|(_, _, changed)| *changed)
-        .map(|(r, rev, _)| (r, rev))
-        .collect();
-    (flags, writes)
-}
-
-/// Writes the lease and the claimed records: one transaction, or several (the later ones
-/// checking the lease is still this one) past DynamoDB's 100 items. `false` when a
-/// condition failed (someone wrote in between).
-async fn write_grant(
-    aws: &Aws,
-    lease: &Lease,
-    read_token: Option<u64>,
-    records: &[(Record, u64)],
-    op: &'static str,
-) -> Result<bool, PortError> {
-    let writes = records
-        .iter()
-        .map(|(r, rev)| record_put(aws, r, *rev, op))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut rest = writes.into_iter();
-    let mut batch = vec![lease_put(aws, lease, read_token, op)?];
-    loop {
-        batch.extend(rest.by_ref().take(TX_ITEMS - 1));
-        if let Err(e) = transact(&aws.inner.dynamo, batch).await {
-            cancellation_codes(e, op)?;
-            return Ok(false);
-        }
-        if rest.len() == 0 {
-            return Ok(true);
-        }
-        batch = vec![lease_check(aws, lease, op)?];
-    }
-}
-
-/// One round of `acquire`: `None` when a concurrent write cancelled it.
-async fn try_acquire(
+/// Takes the lease with one conditional update, without reading it first: it succeeds
+/// only if the lease is free (no holder), lapsed at `now`, or already `holder`'s, and it
+/// raises the token in the same write, so the token is greater than every one granted
+/// before. Returns the lease as written, or, when someone else holds it, the lease as it
+/// is.
+async fn take_lease(
     aws: &Aws,
     provider: &ProviderId,
     holder: &str,
     ttl: Duration,
     now: Timestamp,
-    claims: &[Claim],
-) -> Result<Option<LeaseGrant>, PortError> {
+) -> Result<Result<Lease, Option<Lease>>, PortError> {
     let op = "acquire lease";
     let inner = &aws.inner;
-    let current = get_lease(aws, provider, op).await?;
-    if let Some(l) = &current {
-        if !l.holder.is_empty() && l.holder != holder && l.expires_at > now {
-            return Ok(Some(LeaseGrant::Busy {
-                expires_at: l.expires_at,
-            }));
-        }
+    let update = inner
+        .dynamo
+        .update_item()
+        .table_name(&inner.resources.control_table)
+        .set_key(Some(lease_key(provider)))
+        .condition_expression("attribute_not_exists(#holder) OR #holder = :holder OR #exp <= :now")
+        .update_expression(
+            "SET #provider = :provider, #holder = :holder, #exp = :exp, \
+             #token = if_not_exists(#token, :zero) + :one",
+        )
+        .set_expression_attribute_names(Some(names([
+            ("#provider", "provider"),
+            ("#holder", "holder"),
+            ("#exp", "expires_at"),
+            ("#token", "token"),
+        ])))
+        .set_expression_attribute_values(Some(values([
+            (":provider", s(provider.as_str())),
+            (":holder", s(holder)),
+            (":now", n(now.as_millis())),
+            (":exp", n(now.plus(ttl).as_millis())),
+            (":zero", n(0)),
+            (":one", n(1)),
+        ])))
+        .return_values(ReturnValue::AllNew);
+    Ok(match written_or_current(update, op).await? {
+        Ok(Some(item)) => Ok(read_lease(provider, &item, op)?),
+        Ok(None) => return Err(corrupt(op, format!("no lease of {provider} returned"))),
+        Err(current) => Err(current
+            .map(|item| read_lease(provider, &item, op))
+            .transpose()?),
+    })
+}
+
+/// The states a record may be claimed from with a newer attempt (the lifecycle's
+/// `Begin` sources other than `in_flight`, which allows the same attempt: a redelivery).
+fn claimable_states() -> Vec<RecordState> {
+    RecordState::ALL
+        .into_iter()
+        .filter(|s| *s != RecordState::InFlight && lifecycle::transition(*s, Event::Begin).is_ok())
+        .collect()
+}
+
+/// Moves one claimed record to `in_flight` at the claim's attempt with one conditional
+/// update, no read: only a record of this provider whose attempt is lower (or equal while
+/// it is already in flight: a redelivery) and whose state allows `Begin`. `false` when
+/// the record is past that attempt, someone else's, or missing.
+async fn claim(
+    aws: &Aws,
+    provider: &ProviderId,
+    c: &Claim,
+    now: Timestamp,
+) -> Result<bool, PortError> {
+    let op = "acquire lease";
+    let inner = &aws.inner;
+    let id = c.record_id.as_str();
+    let from = claimable_states();
+    let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+    let condition = format!(
+        "#provider = :provider AND ((#state = :in_flight AND #attempt <= :attempt) \
+         OR (#state IN ({}) AND #attempt < :attempt))",
+        placeholders.join(", ")
+    );
+    let mut update = inner
+        .dynamo
+        .update_item()
+        .table_name(&inner.resources.records_table)
+        .key(ID, s(id))
+        .condition_expression(condition)
+        .update_expression(
+            "SET #state = :in_flight, #attempt = :attempt, #updated = :now, \
+             #rev = #rev + :one, #shard = :stale, #key = :now",
+        )
+        .set_expression_attribute_names(Some(names([
+            ("#provider", PROVIDER),
+            ("#state", STATE),
+            ("#attempt", ATTEMPT),
+            ("#updated", UPDATED_AT),
+            ("#rev", REV),
+            ("#shard", DUE_SHARD),
+            ("#key", DUE_KEY),
+        ])))
+        .set_expression_attribute_values(Some(values([
+            (":provider", s(provider.as_str())),
+            (":in_flight", s(RecordState::InFlight.as_str())),
+            (":attempt", n(c.attempt)),
+            (":now", n(now.as_millis())),
+            (":one", n(1)),
+            (
+                ":stale",
+                s(stale_partition(shard(id, inner.options.due_shards))),
+            ),
+        ])));
+    for (placeholder, state) in placeholders.iter().zip(&from) {
+        update = update.expression_attribute_values(placeholder, s(state.as_str()));
     }
-    let lease = Lease {
-        provider: provider.clone(),
-        holder: holder.to_owned(),
-        token: current.as_ref().map_or(0, |l| l.token) + 1,
-        expires_at: now.plus(ttl),
-        last_call_started_at: current.as_ref().and_then(|l| l.last_call_started_at),
-        breaker: current
-            .as_ref()
-            .map_or_else(BreakerState::default, |l| l.breaker),
-    };
-    let ids: Vec<String> = claims.iter().map(|c| c.record_id.to_string()).collect();
-    let items = batch_get(&inner.dynamo, &inner.resources.records_table, ID, &ids, op).await?;
-    let read = items.iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
-    let (eligible, writes) = decide(provider, claims, read, now);
-    let read_token = current.as_ref().map(|l| l.token);
-    if !write_grant(aws, &lease, read_token, &writes, op).await? {
-        return Ok(None);
+    Ok(written_or_current(update, op).await?.is_ok())
+}
+
+/// Moves the claims in order: one record's claims one after another (each sees the
+/// moves of the ones before it), different records concurrently.
+async fn claim_all(
+    aws: &Aws,
+    provider: &ProviderId,
+    claims: &[Claim],
+    now: Timestamp,
+) -> Result<Vec<bool>, PortError> {
+    let mut per_record: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, c) in claims.iter().enumerate() {
+        per_record.entry(c.record_id.as_str()).or_default().push(i);
     }
-    Ok(Some(LeaseGrant::Granted { lease, eligible }))
+    let runs = per_record
+        .into_values()
+        .map(|indices| async move {
+            let mut out = Vec::with_capacity(indices.len());
+            for i in indices {
+                out.push((i, claim(aws, provider, &claims[i], now).await?));
+            }
+            Ok(out)
+        })
+        .collect();
+    let mut flags = vec![false; claims.len()];
+    for (i, eligible) in bounded(runs, aws.inner.options.concurrency)
+        .await?
+        .into_iter()
+        .flatten()
+    {
+        flags[i] = eligible;
+    }
+    Ok(flags)
 }
 
 /// One conditional release write; `false` when its condition did not hold.
@@ -296,10 +281,31 @@ impl LeaseStore for Aws {
         claims: &[Claim],
     ) -> Result<LeaseGrant, PortError> {
         for round in 0..MAX_ROUNDS {
-            if let Some(grant) = try_acquire(self, provider, holder, ttl, now, claims).await? {
-                return Ok(grant);
-            }
-            pause(round).await;
+            let lease = match take_lease(self, provider, holder, ttl, now).await? {
+                Ok(lease) => lease,
+                Err(Some(current)) if current.expires_at > now => {
+                    return Ok(LeaseGrant::Busy {
+                        expires_at: current.expires_at,
+                    })
+                }
+                // Released or lapsed between the write and its answer: try again.
+                Err(_) => {
+                    pause(round).await;
+                    continue;
+                }
+            };
+            return match claim_all(self, provider, claims, now).await {
+                Ok(eligible) => Ok(LeaseGrant::Granted { lease, eligible }),
+                Err(err) => {
+                    // Nothing will be called under this lease: free the provider now
+                    // rather than when the lease lapses. The claims already moved are
+                    // redeliveries of the same attempts, which stay eligible.
+                    if let Err(e) = self.release(&lease, lease.breaker, now).await {
+                        tracing::warn!(%provider, error = %e, "could not release an unused lease; it will expire");
+                    }
+                    Err(err)
+                }
+            };
         }
         Err(AdapterError::Contention {
             item: format!("lease of {provider}"),

@@ -4,7 +4,7 @@
 //! repeated tick or a concurrent worker can only make a write a no-op, never undo one.
 
 use crate::backend::Aws;
-use crate::dynamo::bounded;
+use crate::dynamo::{bounded, conditional};
 use crate::error::sdk;
 use crate::item::{n, names, req_s, s, values, Item};
 use crate::record_item::{
@@ -12,7 +12,6 @@ use crate::record_item::{
     INDEX_PENDING, NOTE, PENDING_KEY, PENDING_PROVIDER, REV, STATE, UPDATED_AT,
 };
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use pacer_core::planner::{ProviderPlan, WindowPlan};
 use pacer_core::ports::ScheduleReport;
 use pacer_core::{PortError, Record, RecordId, RecordState, Timestamp};
@@ -39,31 +38,6 @@ fn update(aws: &Aws, id: &str) -> UpdateItemFluentBuilder {
             ("#rev", REV),
             ("#updated", UPDATED_AT),
         ])))
-}
-
-/// Runs a conditional update; `Ok(None)` when the condition held and it was written,
-/// `Ok(Some(item))` with the current item when the condition failed.
-async fn conditional(
-    builder: UpdateItemFluentBuilder,
-    operation: &'static str,
-) -> Result<Option<Option<Item>>, PortError> {
-    let sent = builder
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .send()
-        .await;
-    match sent {
-        Ok(_) => Ok(None),
-        Err(e) => match e.as_service_error() {
-            Some(err) if err.is_conditional_check_failed_exception() => {
-                let item = match e.into_service_error() {
-                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item,
-                    _ => None,
-                };
-                Ok(Some(item))
-            }
-            _ => Err(sdk(operation, e)),
-        },
-    }
 }
 
 /// Gives one pending record its due time, or a carried-over note.

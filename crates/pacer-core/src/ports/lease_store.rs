@@ -55,11 +55,16 @@ pub enum LeaseGrant {
 /// Stores one lease per provider with its breaker and min-interval clock.
 ///
 /// Contract:
-/// - `acquire` is one atomic conditional write: it succeeds only if the lease is free,
-///   expired at `now`, or already held by `holder`; it then sets a token greater than any
-///   earlier one, `expires_at = now + ttl`, and moves each claimed record to `in_flight`
-///   with its attempt number where the lifecycle allows `Begin` and the record's attempt
-///   is lower (or equal while it is already `in_flight`: a redelivery).
+/// - `acquire` takes the lease with one atomic conditional write: it succeeds only if the
+///   lease is free, expired at `now`, or already held by `holder`, and sets a token
+///   greater than any earlier one and `expires_at = now + ttl`. Only then, under the
+///   lease, it moves each claimed record to `in_flight` with its attempt number where the
+///   lifecycle allows `Begin` and the record's attempt is lower (or equal while it is
+///   already `in_flight`: a redelivery), each claim seeing the moves of the ones before
+///   it. A busy lease claims nothing. Each claim is conditional on its record alone, so
+///   a store may write them one by one: if one fails, the lease is released and the
+///   error returned; the claims already made stay eligible when the same messages come
+///   back (a redelivery).
 /// - `begin_call` renews the lease to `now + ttl` and records `now` as the provider's last
 ///   call start, only if `lease.token` is still the current token; `false` means the
 ///   lease was lost and no call may be made. Holders call it whenever the lease might
