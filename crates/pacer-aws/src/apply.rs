@@ -1,9 +1,15 @@
-//! Applying outcome events: the attempt, the record's move and the result of one event
-//! are one DynamoDB transaction.
+//! Applying outcome events: the attempt, the record's move and the result of one event.
 //!
-//! The record is read first (consistently), the lifecycle decides its next state, and
-//! the transaction writes the attempt (`attribute_not_exists`: the first copy wins), the
-//! record (only if its revision is still the one read) and, for a success, the result.
+//! The record is read first (consistently) and the lifecycle decides its next state.
+//! Unless the move is into a final state in a deployment serving the HTTP API, nothing
+//! else has to commit with the move, so the three items are
+//! plain conditional writes in a crash-safe order ([`apply_plain`]): the attempt
+//! (`attribute_not_exists`: the first copy wins), the result of a success, then the
+//! record, only if its revision is still the one read.
+//!
+//! A final move in a deployment serving the HTTP API commits the record and its feed
+//! entry in one DynamoDB transaction, with the attempt and the result in it too when the
+//! record owes a webhook.
 //! A cancelled transaction says which condition failed: the attempt's means a duplicate
 //! event (nothing changed), the record's means a concurrent write (read again and retry).
 //!
@@ -23,7 +29,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use pacer_core::lifecycle::{self, Event};
 use pacer_core::ports::{ApplyReport, StoredResult};
 use pacer_core::schema::{NextState, OutcomeEvent, MAX_RESPONSE_EXCERPT};
-use pacer_core::{PortError, Record, RecordId, Timestamp};
+use pacer_core::{PortError, Record, RecordId, RecordState, Timestamp};
 use std::collections::BTreeMap;
 
 /// Optimistic rounds before an event is given up as contended. Final moves of a
@@ -195,6 +201,154 @@ pub(crate) fn record_put(
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
+/// A put of an item that must not exist yet: `true` when stored, `false` when an item
+/// with its key was already there (the first copy wins).
+async fn put_absent(
+    aws: &Aws,
+    table: &str,
+    item: Item,
+    op: &'static str,
+) -> Result<bool, PortError> {
+    let sent = aws
+        .inner
+        .dynamo
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#k)")
+        .expression_attribute_names("#k", RECORD_ID)
+        .send()
+        .await;
+    match sent {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(sdk(op, e)),
+    }
+}
+
+/// The record's put, only if its revision is still `rev`; `false` when it changed.
+async fn put_record(
+    aws: &Aws,
+    record: &Record,
+    rev: u64,
+    op: &'static str,
+) -> Result<bool, PortError> {
+    let inner = &aws.inner;
+    let sent = inner
+        .dynamo
+        .put_item()
+        .table_name(&inner.resources.records_table)
+        .set_item(Some(to_item(record, rev + 1, inner.options.due_shards)?))
+        .condition_expression("#rev = :rev")
+        .expression_attribute_names("#rev", REV)
+        .expression_attribute_values(":rev", n(rev))
+        .send()
+        .await;
+    match sent {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(sdk(op, e)),
+    }
+}
+
+/// Whether `record` already shows `ev`'s move: anything but "still in flight at this
+/// attempt or an earlier one". An event without a move (a short retry inside the
+/// worker) leaves no mark on the record, so a copy of it counts as applied.
+fn shows_move(record: &Record, ev: &OutcomeEvent) -> bool {
+    ev.next == NextState::Continue
+        || !(record.state == RecordState::InFlight && record.attempt <= ev.attempt)
+}
+
+/// Applies one event whose attempt need not commit with the move (no webhook is owed):
+/// the attempt item first (the first copy wins, so the trace is complete before anything
+/// moves), then the result of a success (the first copy wins), then the commit: the
+/// record, conditional on the revision read — in one transaction with the feed entry when
+/// the move is final and the deployment serves the API. Three write units for a move
+/// that appends nothing (a transaction of the three would bill six), eight for a final
+/// move with its feed entry (against ten).
+///
+/// A crash between the attempt and the record leaves the attempt stored and the record
+/// in flight; the redelivered event finds its attempt there, sees the record has not
+/// moved ([`shows_move`]) and makes the move then. Returns (newly stored, stale move).
+async fn apply_plain(
+    aws: &Aws,
+    ev: &OutcomeEvent,
+    now: Timestamp,
+    mut first_read: Option<Option<(Record, u64)>>,
+) -> Result<(bool, bool), PortError> {
+    let op = "apply outcomes";
+    let inner = &aws.inner;
+    let fresh = put_absent(aws, &inner.resources.attempts_table, attempt_item(ev), op).await?;
+    let mut result_stored = false;
+    for round in 0..MAX_ROUNDS {
+        let read = match first_read.take() {
+            Some(read) => read,
+            None => read_record(aws, ev.record_id.as_str(), op).await?,
+        };
+        let Some((record, rev)) = read else {
+            tracing::warn!(record_id = %ev.record_id, "outcome for an unknown record; attempt kept");
+            return Ok((fresh, true));
+        };
+        // A copy of an applied event, or the record moved by a copy of this event while
+        // this one waited: nothing more to do.
+        if (!fresh || round > 0) && shows_move(&record, ev) {
+            return Ok((fresh, false));
+        }
+        let (next, stale) = next_record(record, ev, now);
+        if !stale && ev.next == NextState::Succeeded && !result_stored {
+            put_absent(
+                aws,
+                &inner.resources.results_table,
+                result_item(ev, now),
+                op,
+            )
+            .await?;
+            result_stored = true;
+        }
+        // The commit: the record alone, or with the feed entry its final move appends.
+        let committed = match final_move(aws, &next, stale, ev, op).await? {
+            None => put_record(aws, &next, rev, op).await?,
+            Some(end) => {
+                let mut items = vec![record_put(aws, &next, rev, op)?];
+                items.extend(end.feed.items(&end.outcome, op)?);
+                match transact(&inner.dynamo, items).await {
+                    Ok(()) => true,
+                    // The record changed, or another final move took the feed number.
+                    Err(e) => cancellation_codes(e, op).map(|_| false)?,
+                }
+            }
+        };
+        if committed {
+            return Ok((fresh, stale));
+        }
+        pause(round).await;
+    }
+    Err(AdapterError::Contention {
+        item: format!("record {}", ev.record_id),
+        attempts: MAX_ROUNDS,
+    }
+    .into_port(op))
+}
+
+/// Whether `ev` asks for a move into a final state: only those append to the feed (and
+/// may owe a webhook).
+fn ends(ev: &OutcomeEvent) -> bool {
+    matches!(
+        ev.next,
+        NextState::Succeeded | NextState::Failed | NextState::DeadLettered
+    )
+}
+
 /// Applies one event. Returns (newly stored, stale move).
 async fn apply_one(
     aws: &Aws,
@@ -204,6 +358,15 @@ async fn apply_one(
     let op = "apply outcomes";
     let inner = &aws.inner;
     let ev = fit(ev);
+    if inner.resources.api.is_none() || !ends(&ev) {
+        return apply_plain(aws, &ev, now, None).await;
+    }
+    // A final move appends to the feed; only one that owes a webhook needs the attempt in
+    // its transaction (the attempt item carries the webhook until it is published).
+    let read = read_record(aws, ev.record_id.as_str(), op).await?;
+    if read.as_ref().is_none_or(|(r, _)| r.callback_url.is_none()) {
+        return apply_plain(aws, &ev, now, Some(read)).await;
+    }
     let mut with_result = true;
     for round in 0..MAX_ROUNDS {
         let attempt = put_new(
@@ -292,11 +455,20 @@ pub(crate) async fn apply_outcomes(
     for ev in events {
         per_record.entry(&ev.record_id).or_default().push(ev);
     }
-    let runs = per_record
+    // Final moves of a deployment serving the API all raise the one feed counter, so
+    // concurrent ones would cancel each other's transactions (each cancelled one billed
+    // in full): they go one at a time, after the rest, which run concurrently.
+    let (ending, plain): (Vec<_>, Vec<_>) = per_record
         .into_values()
+        .partition(|evs| aws.inner.resources.api.is_some() && evs.iter().any(|ev| ends(ev)));
+    let runs = plain
+        .into_iter()
         .map(|evs| apply_in_order(aws, evs, now))
         .collect();
-    let outcomes: Vec<Vec<(bool, bool)>> = bounded(runs, aws.inner.options.concurrency).await?;
+    let mut outcomes: Vec<Vec<(bool, bool)>> = bounded(runs, aws.inner.options.concurrency).await?;
+    for evs in ending {
+        outcomes.push(apply_in_order(aws, evs, now).await?);
+    }
     let mut report = ApplyReport::default();
     for (stored, stale) in outcomes.into_iter().flatten() {
         if stored {

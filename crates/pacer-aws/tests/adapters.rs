@@ -335,6 +335,141 @@ async fn large_sends_are_split_by_count_and_size_and_keep_group_order() {
     assert_eq!(order, sent, "one group, in send order across batches");
 }
 
+/// Outcomes that end no record are applied as plain writes, attempt first and the record
+/// last. A results function that stops between the two leaves the attempt stored and the
+/// record in flight; the redelivered event must still make the move (no loss), and a
+/// further copy must change nothing (idempotency).
+#[tokio::test]
+async fn an_outcome_stored_before_a_crash_still_moves_its_record_when_redelivered() {
+    let Some(s) =
+        setup("an_outcome_stored_before_a_crash_still_moves_its_record_when_redelivered").await
+    else {
+        return;
+    };
+    let now = s.clock.now();
+    let record = NewRecord {
+        id: rid("crashy"),
+        provider: pid("p"),
+        request: ApiRequest {
+            path: "/x".into(),
+            ..Default::default()
+        },
+        callback_url: None,
+    };
+    s.ports
+        .records
+        .insert(std::slice::from_ref(&record), now)
+        .await
+        .expect("insert");
+    let plan = WindowPlan {
+        start: now,
+        end: now.plus(Duration::from_secs(60)),
+        providers: vec![ProviderPlan {
+            provider: pid("p"),
+            records: 1,
+            spacing_us: 1_000_000,
+            offset_us: 0,
+            fits: 1,
+            carried_over: 0,
+            limited_by: Limit::Window,
+            last_due: None,
+        }],
+        global_stretch: 1.0,
+    };
+    s.ports
+        .records
+        .schedule(&plan, now)
+        .await
+        .expect("schedule");
+    let claim = Claim {
+        record_id: rid("crashy"),
+        attempt: 1,
+    };
+    let grant = s
+        .ports
+        .leases
+        .acquire(&pid("p"), "w", Duration::from_secs(30), now, &[claim])
+        .await
+        .expect("acquire");
+    assert!(matches!(grant, LeaseGrant::Granted { ref eligible, .. } if eligible == &[true]));
+
+    let retry_at = now.plus(Duration::from_secs(30));
+    let ev = event("crashy", 1, NextState::RetryWait { due_at: retry_at }, now);
+    // The first application stopped after its first write: only the attempt item exists.
+    let dynamo = aws_sdk_dynamodb::Client::new(&s.sdk);
+    let attribute = aws_sdk_dynamodb::types::AttributeValue::S;
+    dynamo
+        .put_item()
+        .table_name(&s.resources.attempts_table)
+        .item("record_id", attribute("crashy".into()))
+        .item(
+            "attempt",
+            aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+        )
+        .item("event", attribute(ev.encode()))
+        .send()
+        .await
+        .expect("attempt item");
+    let before = s
+        .ports
+        .records
+        .get(&rid("crashy"))
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(before.state, pacer_core::RecordState::InFlight);
+
+    let report = s
+        .ports
+        .records
+        .apply_outcomes(std::slice::from_ref(&ev), now)
+        .await
+        .expect("redelivered event applied");
+    assert_eq!(
+        report.duplicates, 1,
+        "its attempt was already stored: {report:?}"
+    );
+    let after = s
+        .ports
+        .records
+        .get(&rid("crashy"))
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        after.state,
+        pacer_core::RecordState::RetryWait,
+        "the move was made"
+    );
+    assert_eq!(after.due_at, Some(retry_at));
+    assert_eq!(after.calls, 1);
+
+    // One more copy: nothing moves, nothing is counted twice.
+    s.ports
+        .records
+        .apply_outcomes(std::slice::from_ref(&ev), now)
+        .await
+        .expect("copy applied");
+    let again = s
+        .ports
+        .records
+        .get(&rid("crashy"))
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(again.state, pacer_core::RecordState::RetryWait);
+    assert_eq!(again.calls, 1, "a copy is not counted again");
+    assert_eq!(
+        s.ports
+            .records
+            .attempts(&rid("crashy"))
+            .await
+            .expect("attempts")
+            .len(),
+        1
+    );
+}
+
 #[tokio::test]
 async fn an_oversized_outcome_is_stored_and_published_cut_with_the_marker() {
     let Some(s) = setup("an_oversized_outcome_is_stored_and_published_cut_with_the_marker").await
