@@ -55,19 +55,28 @@ impl ProviderDirectory for Aws {
         Ok(())
     }
 
+    /// The worker reads a provider's settings once per provider batch, so the read is
+    /// eventually consistent (half a read unit): a settings change reaches workers
+    /// within about a second either way. A miss is read again consistently, so a
+    /// provider configured a moment ago is never taken for unconfigured.
     async fn get_provider(&self, id: &ProviderId) -> Result<Option<ProviderSettings>, PortError> {
         let op = "get provider";
         let inner = &self.inner;
-        let answer = inner
-            .dynamo
-            .get_item()
-            .table_name(&inner.resources.control_table)
-            .set_key(Some(key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk(op, e))?;
-        answer.item.map(|i| decode(&i, op)).transpose()
+        for consistent in [false, true] {
+            let answer = inner
+                .dynamo
+                .get_item()
+                .table_name(&inner.resources.control_table)
+                .set_key(Some(key(id)))
+                .consistent_read(consistent)
+                .send()
+                .await
+                .map_err(|e| sdk(op, e))?;
+            if let Some(item) = answer.item {
+                return decode(&item, op).map(Some);
+            }
+        }
+        Ok(None)
     }
 
     async fn list_providers(&self) -> Result<Vec<ProviderSettings>, PortError> {

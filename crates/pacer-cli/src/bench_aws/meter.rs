@@ -3,9 +3,9 @@
 //!
 //! - DynamoDB: one unit per item read or written; items of a `BatchGetItem` or
 //!   `BatchWriteItem` one by one, items of a transaction twice (DynamoDB bills
-//!   transactional requests double). A `Query` or `Scan` page is billed by the size it
-//!   read, one read unit per 4 KB (half for an eventually consistent read, as every
-//!   index query is), so it is counted from the response's size. A write whose
+//!   transactional requests double). A `GetItem`, `Query` or `Scan` is billed by the
+//!   size it read, one read unit per 4 KB (half for an eventually consistent read, as
+//!   every index query is), so it is counted from the response's size. A write whose
 //!   condition fails is still billed, and counted.
 //! - SQS and SNS: one request per 64 KB chunk of the request (a batch of ten small
 //!   messages is one request).
@@ -178,7 +178,7 @@ fn dynamodb(label: String, operation: &str, json: &Value) -> Billing {
             .map_or(0.0, |tables| {
                 tables.values().map(|t| count(t.get("Keys"))).sum()
             }),
-        "Query" | "Scan" => {
+        "GetItem" | "Query" | "Scan" => {
             let consistent = json
                 .get("ConsistentRead")
                 .and_then(Value::as_bool)
@@ -219,6 +219,13 @@ mod tests {
             Billing::BySize {
                 label: "dynamodb:Query".into(),
                 consistent: false
+            }
+        );
+        assert_eq!(
+            billing("dynamodb", "GetItem", br#"{"ConsistentRead":true}"#),
+            Billing::BySize {
+                label: "dynamodb:GetItem".into(),
+                consistent: true
             }
         );
         assert_eq!(read_units(0, false), 0.5);

@@ -10,7 +10,10 @@ use async_trait::async_trait;
 /// Stores provider settings so they change without a redeploy.
 ///
 /// Contract: `put` replaces the provider's settings whole (last writer wins) and is
-/// visible to every later `get`; `list` is sorted by provider id. Control documents work
+/// visible to every later `get`, at once on a strongly consistent store or within its
+/// replication delay (about a second on DynamoDB, whose `get` reads eventually
+/// consistently because workers read settings for every provider batch); a provider that
+/// was put is never reported missing. `list` is sorted by provider id. Control documents work
 /// the same way, by key.
 #[async_trait]
 pub trait ProviderDirectory: Send + Sync {
