@@ -23,11 +23,12 @@
 use crate::backend::Aws;
 use crate::dynamo::{bounded, cancellation_codes, condition_failed, pause, transact};
 use crate::error::{build, corrupt, sdk, AdapterError};
+use crate::feed::FeedAppend;
 use crate::item::{cut, n, names, opt_n, req_n, req_s, s, values, Item};
 use crate::record_item::{from_item, to_item, ID, REV};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use pacer_core::lifecycle::{self, Event};
-use pacer_core::ports::{ApplyReport, StoredResult};
+use pacer_core::ports::{ApplyReport, FinalOutcome, StoredResult};
 use pacer_core::schema::{NextState, OutcomeEvent, MAX_RESPONSE_EXCERPT};
 use pacer_core::{PortError, Record, RecordId, RecordState, Timestamp};
 use std::collections::BTreeMap;
@@ -284,12 +285,26 @@ async fn apply_plain(
     aws: &Aws,
     ev: &OutcomeEvent,
     now: Timestamp,
-    mut first_read: Option<Option<(Record, u64)>>,
+    first_read: Option<Option<(Record, u64)>>,
 ) -> Result<(bool, bool), PortError> {
     let op = "apply outcomes";
     let inner = &aws.inner;
     let fresh = put_absent(aws, &inner.resources.attempts_table, attempt_item(ev), op).await?;
-    let mut result_stored = false;
+    settle(aws, ev, now, fresh, first_read, false).await
+}
+
+/// [`apply_plain`] after the attempt's write (`fresh`: it was new): the result and the
+/// record's commit, read again and retried while the record changes under it.
+async fn settle(
+    aws: &Aws,
+    ev: &OutcomeEvent,
+    now: Timestamp,
+    fresh: bool,
+    mut first_read: Option<Option<(Record, u64)>>,
+    mut result_stored: bool,
+) -> Result<(bool, bool), PortError> {
+    let op = "apply outcomes";
+    let inner = &aws.inner;
     for round in 0..MAX_ROUNDS {
         let read = match first_read.take() {
             Some(read) => read,
@@ -432,6 +447,191 @@ async fn apply_one(
     .into_port(op))
 }
 
+/// A final move made ready for a shared commit: its attempt (and the result of a
+/// success) stored, the record's next state computed from the revision read.
+struct ReadyEnd {
+    ev: OutcomeEvent,
+    fresh: bool,
+    next: Record,
+    rev: u64,
+}
+
+/// Where preparing a final move got to.
+enum Prepared {
+    /// Applied on its own (an unknown record, a webhook owed, a copy, a stale move).
+    Applied((bool, bool)),
+    /// Waiting for the shared commit.
+    Ready(Box<ReadyEnd>),
+}
+
+/// One record's events of a batch: those applied, and its final move if it waits for
+/// the shared commit.
+struct PreparedRecord {
+    applied: Vec<(bool, bool)>,
+    ready: Option<Box<ReadyEnd>>,
+}
+
+/// Final moves committed with their feed entries in one transaction, at most.
+const ENDS_PER_COMMIT: usize = 24;
+/// Rough bytes of the items of one commit, kept well under a transaction's 4 MB.
+const COMMIT_BYTES: usize = 2 * 1024 * 1024;
+
+/// Stores a final move's attempt and result and computes its record, for
+/// [`commit_ends`]; moves it alone where it cannot share a commit.
+async fn prepare_end(aws: &Aws, ev: OutcomeEvent, now: Timestamp) -> Result<Prepared, PortError> {
+    let op = "apply outcomes";
+    let inner = &aws.inner;
+    let read = read_record(aws, ev.record_id.as_str(), op).await?;
+    if read.as_ref().is_some_and(|(r, _)| r.callback_url.is_some()) {
+        return Ok(Prepared::Applied(apply_one(aws, &ev, now).await?));
+    }
+    let fresh = put_absent(aws, &inner.resources.attempts_table, attempt_item(&ev), op).await?;
+    let Some((record, rev)) = read else {
+        tracing::warn!(record_id = %ev.record_id, "outcome for an unknown record; attempt kept");
+        return Ok(Prepared::Applied((fresh, true)));
+    };
+    if !fresh && shows_move(&record, &ev) {
+        return Ok(Prepared::Applied((false, false)));
+    }
+    let (next, stale) = next_record(record, &ev, now);
+    if stale {
+        return Ok(Prepared::Applied(
+            settle(aws, &ev, now, fresh, None, false).await?,
+        ));
+    }
+    if ev.next == NextState::Succeeded {
+        put_absent(
+            aws,
+            &inner.resources.results_table,
+            result_item(&ev, now),
+            op,
+        )
+        .await?;
+    }
+    Ok(Prepared::Ready(Box::new(ReadyEnd {
+        ev,
+        fresh,
+        next,
+        rev,
+    })))
+}
+
+/// Commits final moves together with their feed entries: one read and one conditional
+/// raise of the feed counter for the lot, instead of one of each per move. A move whose
+/// record changed meanwhile drops out and is settled on its own; the others are tried
+/// again.
+async fn commit_ends(
+    aws: &Aws,
+    mut batch: Vec<ReadyEnd>,
+    now: Timestamp,
+) -> Result<Vec<(bool, bool)>, PortError> {
+    let op = "apply outcomes";
+    let mut out = Vec::with_capacity(batch.len());
+    for round in 0..MAX_ROUNDS {
+        if batch.is_empty() {
+            return Ok(out);
+        }
+        let feed = FeedAppend::read(aws, op).await?;
+        let outcomes: Vec<FinalOutcome> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, r)| FinalOutcome::from_event(feed.seq_at(i), &r.ev, r.next.state))
+            .collect();
+        let mut items = feed.appends(&outcomes, op)?;
+        for r in &batch {
+            items.push(record_put(aws, &r.next, r.rev, op)?);
+        }
+        let codes = match transact(&aws.inner.dynamo, items).await {
+            Ok(()) => {
+                out.extend(batch.iter().map(|r| (r.fresh, false)));
+                return Ok(out);
+            }
+            Err(e) => cancellation_codes(e, op)?,
+        };
+        // Items: the counter, one entry per move, then one record per move.
+        let first_record = 1 + batch.len();
+        let mut kept = Vec::with_capacity(batch.len());
+        for (i, r) in batch.into_iter().enumerate() {
+            if condition_failed(&codes, first_record + i) {
+                out.push(settle(aws, &r.ev, now, r.fresh, None, true).await?);
+            } else {
+                kept.push(r);
+            }
+        }
+        batch = kept;
+        // Otherwise another final move took the feed number first: read it again.
+        pause(round).await;
+    }
+    Err(AdapterError::Contention {
+        item: "the feed counter".to_owned(),
+        attempts: MAX_ROUNDS,
+    }
+    .into_port(op))
+}
+
+/// Applies the events of records that end in a deployment serving the API: each
+/// record's earlier events in order, its final move prepared (concurrently across
+/// records), then the final moves committed a few at a time with their feed entries.
+async fn apply_ends(
+    aws: &Aws,
+    per_record: Vec<Vec<&OutcomeEvent>>,
+    now: Timestamp,
+) -> Result<Vec<(bool, bool)>, PortError> {
+    let runs = per_record
+        .into_iter()
+        .map(|evs| async move {
+            let mut applied = Vec::with_capacity(evs.len());
+            let Some((last, before)) = evs.split_last() else {
+                return Ok(PreparedRecord {
+                    applied,
+                    ready: None,
+                });
+            };
+            for ev in before {
+                applied.push(apply_one(aws, ev, now).await?);
+            }
+            if !ends(last) {
+                applied.push(apply_one(aws, last, now).await?);
+                return Ok(PreparedRecord {
+                    applied,
+                    ready: None,
+                });
+            }
+            match prepare_end(aws, fit(last), now).await? {
+                Prepared::Applied(done) => {
+                    applied.push(done);
+                    Ok(PreparedRecord {
+                        applied,
+                        ready: None,
+                    })
+                }
+                Prepared::Ready(ready) => Ok(PreparedRecord {
+                    applied,
+                    ready: Some(ready),
+                }),
+            }
+        })
+        .collect();
+    let prepared: Vec<PreparedRecord> = bounded(runs, aws.inner.options.concurrency).await?;
+    let mut out = Vec::new();
+    let mut commit: Vec<ReadyEnd> = Vec::new();
+    let mut bytes = 0;
+    for PreparedRecord { applied, ready } in prepared {
+        out.extend(applied);
+        let Some(ready) = ready else { continue };
+        let request = serde_json::to_string(&ready.next.request).map_or(0, |r| r.len());
+        let size = 2 * ready.ev.encode().len() + request + 1024;
+        if commit.len() == ENDS_PER_COMMIT || (bytes + size > COMMIT_BYTES && !commit.is_empty()) {
+            out.extend(commit_ends(aws, std::mem::take(&mut commit), now).await?);
+            bytes = 0;
+        }
+        bytes += size;
+        commit.push(*ready);
+    }
+    out.extend(commit_ends(aws, commit, now).await?);
+    Ok(out)
+}
+
 /// Applies one record's events, in order.
 async fn apply_in_order(
     aws: &Aws,
@@ -457,7 +657,7 @@ pub(crate) async fn apply_outcomes(
     }
     // Final moves of a deployment serving the API all raise the one feed counter, so
     // concurrent ones would cancel each other's transactions (each cancelled one billed
-    // in full): they go one at a time, after the rest, which run concurrently.
+    // in full): they are committed together, a few per transaction, after the rest.
     let (ending, plain): (Vec<_>, Vec<_>) = per_record
         .into_values()
         .partition(|evs| aws.inner.resources.api.is_some() && evs.iter().any(|ev| ends(ev)));
@@ -466,9 +666,7 @@ pub(crate) async fn apply_outcomes(
         .map(|evs| apply_in_order(aws, evs, now))
         .collect();
     let mut outcomes: Vec<Vec<(bool, bool)>> = bounded(runs, aws.inner.options.concurrency).await?;
-    for evs in ending {
-        outcomes.push(apply_in_order(aws, evs, now).await?);
-    }
+    outcomes.push(apply_ends(aws, ending, now).await?);
     let mut report = ApplyReport::default();
     for (stored, stale) in outcomes.into_iter().flatten() {
         if stored {

@@ -91,30 +91,47 @@ impl FeedAppend {
         self.last + 1
     }
 
+    /// The number the `i`-th of several appends claims.
+    pub(crate) fn seq_at(&self, i: usize) -> u64 {
+        self.last + 1 + i as u64
+    }
+
     /// The counter's conditional raise (first) and the entry's put (second).
     pub(crate) fn items(
         &self,
         outcome: &FinalOutcome,
         op: &'static str,
-    ) -> Result<[TransactWriteItem; 2], PortError> {
-        let counter = advance(&self.table, COUNTER, self.last, self.seq(), op)?;
-        let json = serde_json::to_string(outcome)
-            .map_err(|e| corrupt(op, format!("feed entry of {}: {e}", outcome.record_id)))?;
-        let entry = Put::builder()
-            .table_name(&self.table)
-            .item(PK, s(ENTRIES))
-            .item(SEQ, n(self.seq()))
-            .item("record_id", s(outcome.record_id.as_str()))
-            .item("attempt", n(outcome.attempt))
-            .item("outcome", s(json))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .build()
-            .map_err(|e| build(op, e))?;
-        Ok([
-            TransactWriteItem::builder().put(counter).build(),
-            TransactWriteItem::builder().put(entry).build(),
-        ])
+    ) -> Result<Vec<TransactWriteItem>, PortError> {
+        self.appends(std::slice::from_ref(outcome), op)
+    }
+
+    /// Several entries under the numbers after the one read, in order: the counter's
+    /// conditional raise past all of them (first), then each entry's put.
+    pub(crate) fn appends(
+        &self,
+        outcomes: &[FinalOutcome],
+        op: &'static str,
+    ) -> Result<Vec<TransactWriteItem>, PortError> {
+        let newest = self.last + outcomes.len() as u64;
+        let counter = advance(&self.table, COUNTER, self.last, newest, op)?;
+        let mut items = vec![TransactWriteItem::builder().put(counter).build()];
+        for (i, outcome) in outcomes.iter().enumerate() {
+            let json = serde_json::to_string(outcome)
+                .map_err(|e| corrupt(op, format!("feed entry of {}: {e}", outcome.record_id)))?;
+            let entry = Put::builder()
+                .table_name(&self.table)
+                .item(PK, s(ENTRIES))
+                .item(SEQ, n(self.seq_at(i)))
+                .item("record_id", s(outcome.record_id.as_str()))
+                .item("attempt", n(outcome.attempt))
+                .item("outcome", s(json))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+                .build()
+                .map_err(|e| build(op, e))?;
+            items.push(TransactWriteItem::builder().put(entry).build());
+        }
+        Ok(items)
     }
 }
 

@@ -118,6 +118,92 @@ pub async fn applications_take_independently_from_the_beginning_in_order(h: Harn
     assert!(take(&h, "app-b", 10).await.is_empty());
 }
 
+/// Final moves applied in one call (as a results batch brings them, mixed with moves
+/// that end nothing, copies and a stale event) are each appended exactly once, under
+/// consecutive numbers.
+pub async fn final_moves_of_one_batch_are_appended_once_each_under_consecutive_numbers(h: Harness) {
+    if h.api.is_none() {
+        eprintln!("skipped: this backend does not serve the HTTP API");
+        return;
+    }
+    let now = h.clock.now();
+    let ending = ["b-1", "b-2", "b-3", "b-4", "b-5"];
+    for id in ending.iter().chain(&["b-retry"]) {
+        in_flight(&h, "p", id, 1).await;
+    }
+    in_flight(&h, "q", "b-done", 1).await;
+    apply(&h, outcome("b-done", "q", 1, NextState::Succeeded, now)).await;
+    let before = take(&h, "app-a", 10).await;
+    assert_eq!(ids(&before), [("b-done", RecordState::Succeeded)]);
+
+    let mut batch: Vec<_> = ending
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let next = if i % 2 == 0 {
+                NextState::Succeeded
+            } else {
+                NextState::Failed
+            };
+            outcome(id, "p", 1, next, now)
+        })
+        .collect();
+    batch.push(batch[0].clone());
+    batch.push(outcome(
+        "b-retry",
+        "p",
+        1,
+        NextState::RetryWait {
+            due_at: now.plus(Duration::from_secs(60)),
+        },
+        now,
+    ));
+    // Attempt 2 of a record that already ended: stored, but it moves nothing.
+    batch.push(outcome("b-done", "q", 2, NextState::Failed, now));
+    let report = h
+        .ports
+        .records
+        .apply_outcomes(&batch, now)
+        .await
+        .expect("apply a batch");
+    assert_eq!(
+        (report.attempts_stored, report.duplicates),
+        (7, 1),
+        "{report:?}"
+    );
+
+    let entries = take(&h, "app-a", 100).await;
+    let mut got = ids(&entries);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("b-1", RecordState::Succeeded),
+            ("b-2", RecordState::Failed),
+            ("b-3", RecordState::Succeeded),
+            ("b-4", RecordState::Failed),
+            ("b-5", RecordState::Succeeded),
+        ]
+    );
+    let first = before[0].seq;
+    let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        seqs,
+        (first + 1..=first + 5).collect::<Vec<_>>(),
+        "consecutive numbers after the last one taken"
+    );
+    for id in ending {
+        let record = h
+            .ports
+            .records
+            .get(&pacer_core::RecordId::new(id).expect("valid id"))
+            .await
+            .expect("get")
+            .expect("exists");
+        assert!(record.state.is_final(), "{id} ended: {record:?}");
+    }
+}
+
 /// A dead-lettered record replayed by an operator that ends again appears a second
 /// time, after the first.
 pub async fn a_replayed_record_that_ends_again_is_appended_again(h: Harness) {

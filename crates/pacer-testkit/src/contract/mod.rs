@@ -236,6 +236,7 @@ macro_rules! contract_suite {
                 only_moves_into_a_final_state_are_appended,
                 applications_take_independently_from_the_beginning_in_order,
                 a_replayed_record_that_ends_again_is_appended_again,
+                final_moves_of_one_batch_are_appended_once_each_under_consecutive_numbers,
             ]);
             $crate::__contract_port!($factory, callbacks: [
                 a_final_move_of_a_record_with_a_callback_url_enqueues_one_delivery,
