@@ -11,6 +11,7 @@ use pacer_core::ports::{ApiCaller, ApiPorts, Ports, RateGate};
 use pacer_core::{Clock, PortError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The names of every resource the adapters use: what the SAM template outputs and
 /// [`crate::provision`] creates.
@@ -76,6 +77,10 @@ pub struct AwsOptions {
     pub drain_on_list: bool,
     /// The work queue's `maxReceiveCount`, quoted in the reason of redriven dead letters.
     pub work_receive_limit: u32,
+    /// How long a publish of outcomes waits for others to share its `PublishBatch`
+    /// request (zero: each publish sends at once). A worker's provider batches finish
+    /// their calls at about the same time, so a few milliseconds let them share.
+    pub publish_linger: Duration,
 }
 
 impl Default for AwsOptions {
@@ -85,6 +90,7 @@ impl Default for AwsOptions {
             concurrency: 16,
             drain_on_list: true,
             work_receive_limit: 10,
+            publish_linger: Duration::from_millis(5),
         }
     }
 }

@@ -16,39 +16,64 @@ use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use pacer_core::ports::{Delivery, OutcomeBus, QueueDepth};
 use pacer_core::schema::OutcomeEvent;
 use pacer_core::PortError;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// The outcome bus (SNS "outcomes" → SQS "results").
+///
+/// A worker publishes each message's outcomes as soon as its call ends, from every
+/// provider batch of the invocation at once. Publishes that arrive within
+/// [`AwsOptions::publish_linger`](crate::AwsOptions::publish_linger) of the first one
+/// waiting share `PublishBatch` requests (SNS bills a batch of ten small messages as one
+/// request) instead of paying one request each; every caller still returns only once its
+/// own events are published, or with the error that stopped them.
 pub struct SnsOutcomeBus {
     inner: Arc<Inner>,
+    waiting: Mutex<Vec<Waiting>>,
 }
+
+/// One publish call waiting for the shared send.
+struct Waiting {
+    bodies: Vec<String>,
+    done: oneshot::Sender<Result<(), PortError>>,
+}
+
+/// Bodies a waiting lot is sent at once when it holds this many (one full batch).
+const FULL_LOT: usize = 10;
 
 impl SnsOutcomeBus {
     pub(crate) fn new(inner: Arc<Inner>) -> Self {
-        Self { inner }
-    }
-}
-
-impl From<&aws_sdk_sns::types::BatchResultErrorEntry> for Failure {
-    fn from(e: &aws_sdk_sns::types::BatchResultErrorEntry) -> Self {
         Self {
-            id: e.id().to_owned(),
-            code: e.code().to_owned(),
-            message: e.message().unwrap_or_default().to_owned(),
-            sender_fault: e.sender_fault(),
+            inner,
+            waiting: Mutex::new(Vec::new()),
         }
     }
-}
 
-#[async_trait::async_trait]
-impl OutcomeBus for SnsOutcomeBus {
-    async fn publish(&self, events: &[OutcomeEvent]) -> Result<(), PortError> {
+    /// Sends every waiting publish together and tells each caller how it went.
+    async fn flush(&self) {
+        let lot = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(PoisonError::into_inner));
+        if lot.is_empty() {
+            return;
+        }
+        let bodies: Vec<String> = lot.iter().flat_map(|w| w.bodies.iter().cloned()).collect();
+        let sent = self.send(bodies).await;
+        for w in lot {
+            let answer = match &sent {
+                Ok(()) => Ok(()),
+                Err(e) => Err(shared(e)),
+            };
+            // A caller that gave up waiting needs no answer.
+            let _ = w.done.send(answer);
+        }
+    }
+
+    /// Publishes `bodies` in batches of ten (and at most 256 KB), retrying entries a
+    /// successful batch reports failed.
+    async fn send(&self, bodies: Vec<String>) -> Result<(), PortError> {
         let op = "publish outcomes";
         let sns = &self.inner.sns;
         let topic = &self.inner.resources.outcomes_topic_arn;
-        // An event too big for one message is cut (with the marker), never rejected.
-        let bodies: Vec<String> = events.iter().map(|e| fit(e).encode()).collect();
         let sizes: Vec<usize> = bodies.iter().map(String::len).collect();
         // The results queue's subscription takes only outcome events (webhook deliveries
         // go through the same topic to the callbacks queue).
@@ -84,6 +109,75 @@ impl OutcomeBus for SnsOutcomeBus {
             .await?;
         }
         Ok(())
+    }
+}
+
+/// The error of a shared send, for each caller in it: as retryable as the original.
+fn shared(err: &PortError) -> PortError {
+    let operation = "publish outcomes";
+    let source = err.to_string().into();
+    if err.is_retryable() {
+        PortError::Unavailable { operation, source }
+    } else {
+        PortError::Backend { operation, source }
+    }
+}
+
+impl From<&aws_sdk_sns::types::BatchResultErrorEntry> for Failure {
+    fn from(e: &aws_sdk_sns::types::BatchResultErrorEntry) -> Self {
+        Self {
+            id: e.id().to_owned(),
+            code: e.code().to_owned(),
+            message: e.message().unwrap_or_default().to_owned(),
+            sender_fault: e.sender_fault(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl OutcomeBus for SnsOutcomeBus {
+    async fn publish(&self, events: &[OutcomeEvent]) -> Result<(), PortError> {
+        // An event too big for one message is cut (with the marker), never rejected.
+        let bodies: Vec<String> = events.iter().map(|e| fit(e).encode()).collect();
+        let linger = self.inner.options.publish_linger;
+        if linger.is_zero() || bodies.len() >= FULL_LOT {
+            return self.send(bodies).await;
+        }
+        let (done, answer) = oneshot::channel();
+        let (first, full) = {
+            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            waiting.push(Waiting { bodies, done });
+            let queued: usize = waiting.iter().map(|w| w.bodies.len()).sum();
+            (waiting.len() == 1, queued >= FULL_LOT)
+        };
+        let mut answer = answer;
+        let answered = if full {
+            self.flush().await;
+            answer.await
+        } else if first {
+            // The first caller of a lot waits for company, then sends for everyone.
+            tokio::time::sleep(linger).await;
+            self.flush().await;
+            answer.await
+        } else {
+            match tokio::time::timeout(2 * linger, &mut answer).await {
+                Ok(answered) => answered,
+                // The first caller went away before sending (its future was dropped):
+                // whoever is still waiting sends.
+                Err(_) => {
+                    self.flush().await;
+                    answer.await
+                }
+            }
+        };
+        match answered {
+            Ok(result) => result,
+            // The lot's sender went away mid-send: the caller retries.
+            Err(_) => Err(PortError::Unavailable {
+                operation: "publish outcomes",
+                source: "the shared publish was dropped before it finished".into(),
+            }),
+        }
     }
 
     async fn receive(

@@ -470,6 +470,87 @@ async fn an_outcome_stored_before_a_crash_still_moves_its_record_when_redelivere
     );
 }
 
+/// A worker's provider batches publish their outcomes at about the same time: those
+/// publishes share `PublishBatch` requests (SNS bills one per ten small messages), every
+/// event still arrives, and with no linger each publish is its own request.
+#[tokio::test]
+async fn outcomes_published_together_share_publish_batch_requests() {
+    let Some(s) = setup("outcomes_published_together_share_publish_batch_requests").await else {
+        return;
+    };
+    let now = s.clock.now();
+    let publishes = |linger: Duration| {
+        let recorder = pacer_aws::recorder::Recorder::new();
+        let aws = Aws::new_with_interceptor(
+            &s.sdk,
+            s.resources.clone(),
+            AwsOptions {
+                publish_linger: linger,
+                ..AwsOptions::default()
+            },
+            Arc::clone(&s.clock) as Arc<dyn Clock>,
+            aws_smithy_runtime_api::client::interceptors::SharedInterceptor::new(recorder.clone()),
+        );
+        (aws.outcome_bus(), recorder)
+    };
+    let count = |recorder: &pacer_aws::recorder::Recorder| {
+        recorder
+            .calls()
+            .iter()
+            .filter(|c| c.name() == "sns:PublishBatch")
+            .count()
+    };
+
+    let (bus, recorder) = publishes(Duration::from_millis(20));
+    let events: Vec<OutcomeEvent> = (0..10)
+        .map(|i| event(&format!("pub-{i}"), 1, NextState::Succeeded, now))
+        .collect();
+    let sent = futures::future::join_all(
+        events
+            .iter()
+            .map(|e| pacer_core::ports::OutcomeBus::publish(&bus, std::slice::from_ref(e))),
+    )
+    .await;
+    assert!(sent.iter().all(Result::is_ok), "{sent:?}");
+    assert!(
+        count(&recorder) <= 2,
+        "ten publishes at once share requests: {}",
+        count(&recorder)
+    );
+    let mut seen = BTreeSet::new();
+    for _ in 0..10 {
+        let got = s
+            .ports
+            .outcomes
+            .receive(10, Duration::from_secs(30), Duration::from_secs(1))
+            .await
+            .expect("receive");
+        let receipts: Vec<String> = got.iter().map(|d| d.receipt.clone()).collect();
+        for d in got {
+            seen.insert(
+                OutcomeEvent::decode(&d.body)
+                    .expect("event")
+                    .record_id
+                    .to_string(),
+            );
+        }
+        s.ports.outcomes.ack(&receipts).await.expect("ack");
+        if seen.len() == 10 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 10, "every event arrived: {seen:?}");
+
+    let (bus, recorder) = publishes(Duration::ZERO);
+    futures::future::join_all(
+        events
+            .iter()
+            .map(|e| pacer_core::ports::OutcomeBus::publish(&bus, std::slice::from_ref(e))),
+    )
+    .await;
+    assert_eq!(count(&recorder), 10, "without a linger each publish sends");
+}
+
 #[tokio::test]
 async fn an_oversized_outcome_is_stored_and_published_cut_with_the_marker() {
     let Some(s) = setup("an_oversized_outcome_is_stored_and_published_cut_with_the_marker").await
