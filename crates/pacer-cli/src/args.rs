@@ -415,6 +415,9 @@ pub struct BenchArgs {
     /// Fixed mock API latency per call (drain).
     #[arg(long, default_value = "20ms", value_parser = parse_duration)]
     pub latency: Duration,
+    /// Messages of one provider per receive (drain; `pacer run` takes 25).
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub group_batch: u16,
     /// The AWS emulator to run aws-requests on (never real AWS), e.g. the URL
     /// `scripts/moto.sh` prints.
     #[arg(long, env = "AWS_ENDPOINT_URL")]

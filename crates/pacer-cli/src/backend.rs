@@ -17,8 +17,17 @@ const LOCAL_GROUP_BATCH: usize = 25;
 
 /// Opens `db` (creating it) and wires every port; `global_rate` caps calls per second.
 pub fn open(db: &Path, global_rate: Option<f64>) -> anyhow::Result<(Embedded, ApiPorts)> {
+    open_with(db, global_rate, LOCAL_GROUP_BATCH)
+}
+
+/// [`open`] with `group_batch` messages of one provider per receive.
+pub fn open_with(
+    db: &Path,
+    global_rate: Option<f64>,
+    group_batch: usize,
+) -> anyhow::Result<(Embedded, ApiPorts)> {
     let options = EmbeddedOptions {
-        max_group_batch: LOCAL_GROUP_BATCH,
+        max_group_batch: group_batch,
         ..EmbeddedOptions::default()
     };
     let embedded = Embedded::open(db, Arc::new(SystemClock), options)

@@ -149,7 +149,7 @@ async fn drain_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
     )
     .await?;
     let db = dir.join("bench-drain.db");
-    let (_embedded, ports) = crate::backend::open(&db, None)?;
+    let (_embedded, ports) = crate::backend::open_with(&db, None, usize::from(args.group_batch))?;
     let per = records / u64::from(providers);
     let mut sizes = vec![per; providers as usize];
     sizes[0] += records - per * u64::from(providers);
@@ -222,6 +222,7 @@ async fn drain_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
         );
     }
     gaps.sort_by(f64::total_cmp);
+    let loss = last_provider_loss(&by_provider, first);
     api.shutdown().await?;
     Ok(json!({
         "scenario": "drain",
@@ -237,8 +238,47 @@ async fn drain_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
         "gap_p50_ms": percentile(&gaps, 0.5),
         "gap_p99_ms": percentile(&gaps, 0.99),
         "overlaps": seen.overlaps(),
+        "group_batch": args.group_batch,
+        "last_provider": loss,
         "rss_mb": peak_rss_mb(),
     }))
+}
+
+/// Where the wall time went for the provider whose last call ended last (the one that
+/// sets `seconds`): its first call's delay after the very first call of the run, its own
+/// call time, and its gaps — short ones (inside a batch: the HTTP round trip and the
+/// bookkeeping between two calls) and long ones (between batches: lease, delete,
+/// receive). The four add up to `seconds`.
+fn last_provider_loss(by_provider: &BTreeMap<&str, Vec<(u64, u64)>>, first: u64) -> Value {
+    /// Gaps above this are counted as between batches.
+    const BETWEEN_BATCHES_US: u64 = 3_000;
+    let Some((provider, calls)) = by_provider
+        .iter()
+        .max_by_key(|(_, calls)| calls.last().map_or(0, |c| c.1))
+    else {
+        return Value::Null;
+    };
+    let busy: u64 = calls.iter().map(|(s, e)| e.saturating_sub(*s)).sum();
+    let gaps: Vec<u64> = calls
+        .windows(2)
+        .map(|w| w[1].0.saturating_sub(w[0].1))
+        .collect();
+    let short: u64 = gaps.iter().filter(|g| **g <= BETWEEN_BATCHES_US).sum();
+    let long: Vec<u64> = gaps
+        .iter()
+        .copied()
+        .filter(|g| *g > BETWEEN_BATCHES_US)
+        .collect();
+    let seconds = |us: u64| us as f64 / 1e6;
+    json!({
+        "provider": provider,
+        "calls": calls.len(),
+        "start_delay_seconds": seconds(calls[0].0.saturating_sub(first)),
+        "call_seconds": seconds(busy),
+        "short_gap_seconds": seconds(short),
+        "long_gap_seconds": seconds(long.iter().sum()),
+        "long_gaps": long.len(),
+    })
 }
 
 /// Runs one scenario and prints its figures.
