@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS records (
     updated_at INTEGER NOT NULL
 );
 -- Sparse indexes: finished records are in none of them, so release never scans them.
+CREATE INDEX IF NOT EXISTS records_due ON records(due_at) WHERE state IN ('scheduled', 'retry_wait');
 CREATE INDEX IF NOT EXISTS records_stale ON records(updated_at) WHERE state IN ('queued', 'in_flight');
 CREATE INDEX IF NOT EXISTS records_pending_v2 ON records(provider, created_at, id) WHERE state = 'pending';
 DROP INDEX IF EXISTS records_pending;
@@ -369,7 +370,6 @@ impl Embedded {
         // than the hot paths use, and re-preparing costs more than running them.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch(SCHEMA).map_err(wrap)?;
-        migrate_due_rank(&conn).map_err(wrap)?;
         crate::api_schema::migrate(&conn).map_err(wrap)?;
         let found: Option<i64> = conn
             .query_row(
@@ -498,25 +498,4 @@ impl Embedded {
             .map_err(|e| sql_error("backup", e))?;
         Ok(())
     }
-}
-
-/// Adds `records.due_rank` where missing and indexes due work by `(due_at, due_rank)`.
-///
-/// `due_rank` is a scheduled record's place in its provider's plan. Records due in the
-/// same millisecond (a window shorter than the work, a backlog, a bulk submit) are
-/// released lowest rank first, so every provider's first records go out in the first
-/// release batch instead of one provider's whole backlog before the next provider's.
-fn migrate_due_rank(conn: &Connection) -> rusqlite::Result<()> {
-    let has_column: bool = conn.query_row(
-        "SELECT COUNT(*) > 0 FROM pragma_table_info('records') WHERE name = 'due_rank'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_column {
-        conn.execute_batch("ALTER TABLE records ADD COLUMN due_rank INTEGER")?;
-    }
-    conn.execute_batch(
-        "CREATE INDEX IF NOT EXISTS records_due_v2 ON records(due_at, due_rank) WHERE state IN ('scheduled', 'retry_wait');
-         DROP INDEX IF EXISTS records_due;",
-    )
 }

@@ -22,8 +22,8 @@ impl RecordIntake for Embedded {
             let e = |err| sql_error(OP, err);
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO records (id, provider, request, state, due_at, created_at, updated_at, callback_url, due_rank)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO records (id, provider, request, state, due_at, created_at, updated_at, callback_url)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5, ?6) ON CONFLICT (id) DO NOTHING",
                 )
                 .map_err(e)?;
             let mut note = tx
@@ -32,13 +32,7 @@ impl RecordIntake for Embedded {
                 )
                 .map_err(e)?;
             let mut admissions = Vec::with_capacity(records.len());
-            // Each record's place among its provider's records in this submission: a bulk
-            // submission is released across its providers, not provider by provider.
-            let mut ranks: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
             for r in records {
-                let rank = ranks.entry(r.provider.as_str()).or_insert(0);
-                let due_rank = *rank;
-                *rank += 1;
                 let request =
                     serde_json::to_string(&r.request).map_err(|err| corrupt(OP, "request", err))?;
                 let inserted = insert
@@ -48,8 +42,7 @@ impl RecordIntake for Embedded {
                         request,
                         state.as_str(),
                         now.as_millis(),
-                        r.callback_url.as_ref().map(|u| u.as_str()),
-                        due_rank
+                        r.callback_url.as_ref().map(|u| u.as_str())
                     ])
                     .map_err(e)?;
                 if inserted == 0 {

@@ -259,7 +259,6 @@ impl RecordStore for Embedded {
                         state = CASE WHEN ranked.rank < ranked.fits THEN 'scheduled' ELSE 'pending' END,
                         due_at = CASE WHEN ranked.rank < ranked.fits
                                  THEN ?1 + (ranked.offset_us + ranked.rank * ranked.spacing_us) / 1000 END,
-                        due_rank = ranked.rank,
                         note = CASE WHEN ranked.rank < ranked.fits THEN NULL ELSE ranked.note END,
                         updated_at = ?2
                      FROM ranked WHERE records.rowid = ranked.rid
@@ -289,10 +288,10 @@ impl RecordStore for Embedded {
         let conn = self.shared.conn();
         let sql = format!(
             "SELECT {COLUMNS} FROM (
-                SELECT * FROM (SELECT {COLUMNS}, due_rank FROM records WHERE state IN ('scheduled', 'retry_wait') AND due_at <= ?1 ORDER BY due_at, due_rank LIMIT ?3)
+                SELECT * FROM (SELECT {COLUMNS} FROM records WHERE state IN ('scheduled', 'retry_wait') AND due_at <= ?1 ORDER BY due_at LIMIT ?3)
                 UNION ALL
-                SELECT * FROM (SELECT {COLUMNS}, due_rank FROM records WHERE state IN ('queued', 'in_flight') AND updated_at < ?2 LIMIT ?3)
-             ) ORDER BY due_at, due_rank LIMIT ?3"
+                SELECT * FROM (SELECT {COLUMNS} FROM records WHERE state IN ('queued', 'in_flight') AND updated_at < ?2 LIMIT ?3)
+             ) ORDER BY due_at LIMIT ?3"
         );
         let mut stmt = conn
             .prepare_cached(&sql)
