@@ -21,7 +21,9 @@
 //! duplicate event still publishes a webhook its attempt item holds.
 
 use crate::backend::Aws;
-use crate::dynamo::{bounded, cancellation_codes, condition_failed, pause, transact};
+use crate::dynamo::{
+    bounded, cancellation_codes, condition_failed, condition_held, pause, transact,
+};
 use crate::error::{build, corrupt, sdk, AdapterError};
 use crate::feed::FeedAppend;
 use crate::item::{cut, n, names, opt_n, req_n, req_s, s, values, Item};
@@ -220,16 +222,7 @@ async fn put_absent(
         .expression_attribute_names("#k", RECORD_ID)
         .send()
         .await;
-    match sent {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(sdk(op, e)),
-    }
+    condition_held(sent, op)
 }
 
 /// The record's put, only if its revision is still `rev`; `false` when it changed.
@@ -250,16 +243,7 @@ async fn put_record(
         .expression_attribute_values(":rev", n(rev))
         .send()
         .await;
-    match sent {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(sdk(op, e)),
-    }
+    condition_held(sent, op)
 }
 
 /// Whether `record` already shows `ev`'s move: anything but "still in flight at this

@@ -8,7 +8,7 @@
 //! transaction conditional on the application being unknown or revoked.
 
 use crate::backend::Aws;
-use crate::dynamo::{cancellation_codes, condition_failed, transact};
+use crate::dynamo::{cancellation_codes, condition_failed, condition_held, transact};
 use crate::error::{build, corrupt, sdk};
 use crate::item::{n, names, opt_n, req_n, req_s, s, values, Item};
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
@@ -178,15 +178,6 @@ impl ClientDirectory for Aws {
             .set_expression_attribute_values(Some(values([(":now", n(now.as_millis()))])))
             .send()
             .await;
-        match answer {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk(OP, e)),
-        }
+        condition_held(answer, OP)
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::error::{build, sdk, AdapterError};
 use crate::item::{s, Item};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -164,5 +165,26 @@ pub(crate) async fn written_or_current(
             }
             _ => Err(sdk(operation, e)),
         },
+    }
+}
+
+/// Whether a conditional write was made: `Ok(false)` when its condition failed (billed,
+/// but a typed answer, not an error), the error otherwise.
+pub(crate) fn condition_held<O, E>(
+    sent: Result<O, SdkError<E, HttpResponse>>,
+    operation: &'static str,
+) -> Result<bool, PortError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match sent {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error().and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(sdk(operation, e)),
     }
 }

@@ -11,7 +11,7 @@
 //! transaction billed twice per item.
 
 use crate::backend::Aws;
-use crate::dynamo::{bounded, pause, written_or_current};
+use crate::dynamo::{bounded, condition_held, pause, written_or_current};
 use crate::error::{corrupt, sdk, AdapterError};
 use crate::item::{n, names, opt_n, opt_s, req_n, s, values, Item};
 use crate::record_item::{
@@ -258,16 +258,7 @@ async fn release_update(
             .expression_attribute_names("#last", "last_call_started_at")
             .expression_attribute_values(":last", n(last.as_millis()));
     }
-    match update.send().await {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(sdk("release lease", e)),
-    }
+    condition_held(update.send().await, "release lease")
 }
 
 #[async_trait::async_trait]
@@ -340,16 +331,7 @@ impl LeaseStore for Aws {
             ])))
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk("begin call", e)),
-        }
+        condition_held(sent, "begin call")
     }
 
     async fn release(

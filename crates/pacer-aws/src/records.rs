@@ -6,7 +6,7 @@
 //! index.
 
 use crate::backend::Aws;
-use crate::dynamo::{batch_get, bounded};
+use crate::dynamo::{batch_get, bounded, condition_held};
 use crate::error::sdk;
 use crate::item::{names, req_s, s, Item};
 use crate::record_item::{
@@ -47,16 +47,7 @@ async fn insert_one(aws: &Aws, record: &NewRecord, now: Timestamp) -> Result<boo
         .set_expression_attribute_names(Some(names([("#id", ID)])))
         .send()
         .await;
-    match put {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(sdk("insert records", e)),
-    }
+    condition_held(put, "insert records")
 }
 
 /// Filters, orders by id and cuts a list of records the way `list` promises.

@@ -87,6 +87,66 @@ fn event(id: &str, attempt: u32, next: NextState, at: Timestamp) -> OutcomeEvent
     }
 }
 
+fn new_record(id: &str) -> NewRecord {
+    NewRecord {
+        id: rid(id),
+        provider: pid("p"),
+        request: ApiRequest {
+            path: "/x".into(),
+            ..Default::default()
+        },
+        callback_url: None,
+    }
+}
+
+/// A plan that fits `records` of provider `p` one second apart from `now`.
+fn plan_for_p(now: Timestamp, records: u64) -> WindowPlan {
+    WindowPlan {
+        start: now,
+        end: now.plus(Duration::from_secs(3600)),
+        providers: vec![ProviderPlan {
+            provider: pid("p"),
+            records,
+            spacing_us: 1_000_000,
+            offset_us: 0,
+            fits: records,
+            carried_over: 0,
+            limited_by: Limit::Window,
+            last_due: None,
+        }],
+        global_stretch: 1.0,
+    }
+}
+
+/// The record as stored.
+async fn stored(s: &Setup, id: &str) -> pacer_core::Record {
+    s.ports
+        .records
+        .get(&rid(id))
+        .await
+        .expect("get")
+        .expect("the record exists")
+}
+
+/// Takes provider `p`'s lease, claiming `id` as attempt 1, which must be granted.
+async fn claim_one(s: &Setup, id: &str, now: Timestamp) -> pacer_core::ports::Lease {
+    let claim = Claim {
+        record_id: rid(id),
+        attempt: 1,
+    };
+    let grant = s
+        .ports
+        .leases
+        .acquire(&pid("p"), "w", Duration::from_secs(30), now, &[claim])
+        .await
+        .expect("acquire");
+    let LeaseGrant::Granted { lease, eligible } = grant else {
+        panic!("granted: {grant:?}");
+    };
+    assert_eq!(eligible, [true]);
+    lease
+}
+
 #[tokio::test]
 async fn provisioned_resources_match_the_description() {
     let Some(s) = setup("provisioned_resources_match_the_description").await else {
@@ -197,41 +257,16 @@ async fn the_due_index_holds_only_schedulable_work_spread_over_shards() {
         return;
     };
     let now = s.clock.now();
-    let records: Vec<NewRecord> = (0..40)
-        .map(|i| NewRecord {
-            id: rid(&format!("r-{i:02}")),
-            provider: pid("p"),
-            request: ApiRequest {
-                path: "/x".into(),
-                ..Default::default()
-            },
-            callback_url: None,
-        })
-        .collect();
+    let records: Vec<NewRecord> = (0..40).map(|i| new_record(&format!("r-{i:02}"))).collect();
     s.ports.records.insert(&records, now).await.expect("insert");
     assert!(
         due_index(&s).await.is_empty(),
         "pending records are not due work"
     );
-    let plan = WindowPlan {
-        start: now,
-        end: now.plus(Duration::from_secs(3600)),
-        providers: vec![ProviderPlan {
-            provider: pid("p"),
-            records: 40,
-            spacing_us: 1_000_000,
-            offset_us: 0,
-            fits: 40,
-            carried_over: 0,
-            limited_by: Limit::Window,
-            last_due: None,
-        }],
-        global_stretch: 1.0,
-    };
     let report = s
         .ports
         .records
-        .schedule(&plan, now)
+        .schedule(&plan_for_p(now, 40), now)
         .await
         .expect("schedule");
     assert_eq!(report.scheduled, 40);
@@ -244,20 +279,7 @@ async fn the_due_index_holds_only_schedulable_work_spread_over_shards() {
     assert_eq!(index.values().map(BTreeSet::len).sum::<usize>(), 40);
 
     // r-00 runs and succeeds: it moves to the staleness half while in flight, then leaves.
-    let claim = Claim {
-        record_id: rid("r-00"),
-        attempt: 1,
-    };
-    let grant = s
-        .ports
-        .leases
-        .acquire(&pid("p"), "w", Duration::from_secs(30), now, &[claim])
-        .await
-        .expect("acquire");
-    let LeaseGrant::Granted { lease, eligible } = grant else {
-        panic!("granted: {grant:?}");
-    };
-    assert_eq!(eligible, [true]);
+    let lease = claim_one(&s, "r-00", now).await;
     let flying: Vec<String> = due_index(&s)
         .await
         .into_iter()
@@ -347,51 +369,17 @@ async fn an_outcome_stored_before_a_crash_still_moves_its_record_when_redelivere
         return;
     };
     let now = s.clock.now();
-    let record = NewRecord {
-        id: rid("crashy"),
-        provider: pid("p"),
-        request: ApiRequest {
-            path: "/x".into(),
-            ..Default::default()
-        },
-        callback_url: None,
-    };
     s.ports
         .records
-        .insert(std::slice::from_ref(&record), now)
+        .insert(&[new_record("crashy")], now)
         .await
         .expect("insert");
-    let plan = WindowPlan {
-        start: now,
-        end: now.plus(Duration::from_secs(60)),
-        providers: vec![ProviderPlan {
-            provider: pid("p"),
-            records: 1,
-            spacing_us: 1_000_000,
-            offset_us: 0,
-            fits: 1,
-            carried_over: 0,
-            limited_by: Limit::Window,
-            last_due: None,
-        }],
-        global_stretch: 1.0,
-    };
     s.ports
         .records
-        .schedule(&plan, now)
+        .schedule(&plan_for_p(now, 1), now)
         .await
         .expect("schedule");
-    let claim = Claim {
-        record_id: rid("crashy"),
-        attempt: 1,
-    };
-    let grant = s
-        .ports
-        .leases
-        .acquire(&pid("p"), "w", Duration::from_secs(30), now, &[claim])
-        .await
-        .expect("acquire");
-    assert!(matches!(grant, LeaseGrant::Granted { ref eligible, .. } if eligible == &[true]));
+    claim_one(&s, "crashy", now).await;
 
     let retry_at = now.plus(Duration::from_secs(30));
     let ev = event("crashy", 1, NextState::RetryWait { due_at: retry_at }, now);
@@ -410,13 +398,7 @@ async fn an_outcome_stored_before_a_crash_still_moves_its_record_when_redelivere
         .send()
         .await
         .expect("attempt item");
-    let before = s
-        .ports
-        .records
-        .get(&rid("crashy"))
-        .await
-        .expect("get")
-        .expect("exists");
+    let before = stored(&s, "crashy").await;
     assert_eq!(before.state, pacer_core::RecordState::InFlight);
 
     let report = s
@@ -429,13 +411,7 @@ async fn an_outcome_stored_before_a_crash_still_moves_its_record_when_redelivere
         report.duplicates, 1,
         "its attempt was already stored: {report:?}"
     );
-    let after = s
-        .ports
-        .records
-        .get(&rid("crashy"))
-        .await
-        .expect("get")
-        .expect("exists");
+    let after = stored(&s, "crashy").await;
     assert_eq!(
         after.state,
         pacer_core::RecordState::RetryWait,
@@ -450,13 +426,7 @@ async fn an_outcome_stored_before_a_crash_still_moves_its_record_when_redelivere
         .apply_outcomes(std::slice::from_ref(&ev), now)
         .await
         .expect("copy applied");
-    let again = s
-        .ports
-        .records
-        .get(&rid("crashy"))
-        .await
-        .expect("get")
-        .expect("exists");
+    let again = stored(&s, "crashy").await;
     assert_eq!(again.state, pacer_core::RecordState::RetryWait);
     assert_eq!(again.calls, 1, "a copy is not counted again");
     assert_eq!(

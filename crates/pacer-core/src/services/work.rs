@@ -415,7 +415,11 @@ mod tests {
         let shared = Deadline::none();
         let batch = shared.capped(t(1_000));
         assert_eq!((shared.get(), batch.get()), (None, Some(t(1_000))));
-        assert_eq!(batch.capped(t(2_000)).get(), Some(t(1_000)), "the earlier cap wins");
+        assert_eq!(
+            batch.capped(t(2_000)).get(),
+            Some(t(1_000)),
+            "the earlier cap wins"
+        );
         shared.set(t(500));
         assert_eq!(
             (shared.get(), batch.get()),
