@@ -15,8 +15,6 @@ pub const SCHEDULE_KEY: &str = "schedule";
 
 /// Most messages taken by one receive of the embedded queue (several groups' batches).
 const MAX_RECEIVE: usize = 500;
-/// Time kept between a batch's last call start and its messages' visibility timeout.
-const VISIBILITY_MARGIN: Duration = Duration::from_secs(5);
 
 /// How the runtime drives the services.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,12 +232,6 @@ async fn dispatch_loop(
                 continue;
             }
         };
-        // No call of these batches starts that could outlast their visibility timeout:
-        // what is left is given back before SQS semantics would hand it to another worker.
-        let visible_again = ports
-            .clock
-            .now()
-            .plus(config.visibility.saturating_sub(VISIBILITY_MARGIN));
         for batch in by_group(deliveries) {
             let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
                 break;
@@ -247,7 +239,7 @@ async fn dispatch_loop(
             let (ports, worker, deadline, stats) = (
                 ports.clone(),
                 config.worker.clone(),
-                deadline.capped(visible_again),
+                deadline.clone(),
                 Arc::clone(&stats),
             );
             running.spawn(async move {

@@ -42,46 +42,27 @@ impl Default for WorkerSettings {
 /// When the current invocation must stop starting calls. Shared and settable, so a
 /// graceful shutdown can move it to "now" while batches are running.
 #[derive(Debug, Clone)]
-pub struct Deadline {
-    shared: Arc<AtomicI64>,
-    /// A limit of this copy only (e.g. when its batch's messages become visible again).
-    cap: i64,
-}
+pub struct Deadline(Arc<AtomicI64>);
 
 impl Deadline {
     /// No deadline.
     pub fn none() -> Self {
-        Self {
-            shared: Arc::new(AtomicI64::new(i64::MAX)),
-            cap: i64::MAX,
-        }
+        Self(Arc::new(AtomicI64::new(i64::MAX)))
     }
 
     /// A deadline at `t` (e.g. the Lambda context's deadline).
     pub fn at(t: Timestamp) -> Self {
-        Self {
-            shared: Arc::new(AtomicI64::new(t.as_millis())),
-            cap: i64::MAX,
-        }
+        Self(Arc::new(AtomicI64::new(t.as_millis())))
     }
 
-    /// This deadline, but never later than `t`: it still follows every move of the
-    /// shared one (a graceful shutdown), and `t` binds this copy alone.
-    pub fn capped(&self, t: Timestamp) -> Self {
-        Self {
-            shared: Arc::clone(&self.shared),
-            cap: self.cap.min(t.as_millis()),
-        }
-    }
-
-    /// Moves the deadline (for every copy).
+    /// Moves the deadline.
     pub fn set(&self, t: Timestamp) {
-        self.shared.store(t.as_millis(), Ordering::SeqCst);
+        self.0.store(t.as_millis(), Ordering::SeqCst);
     }
 
     /// The deadline, if any.
     pub fn get(&self) -> Option<Timestamp> {
-        match self.shared.load(Ordering::SeqCst).min(self.cap) {
+        match self.0.load(Ordering::SeqCst) {
             i64::MAX => None,
             ms => Some(Timestamp::from_millis(ms)),
         }
@@ -402,29 +383,5 @@ fn event(
         fencing_token: token,
         invocation_id: settings.invocation_id.clone(),
         next: NextState::Continue,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_capped_deadline_binds_its_copy_and_still_follows_the_shared_one() {
-        let t = |ms| Timestamp::from_millis(ms);
-        let shared = Deadline::none();
-        let batch = shared.capped(t(1_000));
-        assert_eq!((shared.get(), batch.get()), (None, Some(t(1_000))));
-        assert_eq!(
-            batch.capped(t(2_000)).get(),
-            Some(t(1_000)),
-            "the earlier cap wins"
-        );
-        shared.set(t(500));
-        assert_eq!(
-            (shared.get(), batch.get()),
-            (Some(t(500)), Some(t(500))),
-            "a shutdown moves every copy"
-        );
     }
 }
