@@ -298,9 +298,14 @@ async fn settle(
             tracing::warn!(record_id = %ev.record_id, "outcome for an unknown record; attempt kept");
             return Ok((fresh, true));
         };
-        // A copy of an applied event, or the record moved by a copy of this event while
-        // this one waited: nothing more to do.
-        if (!fresh || round > 0) && shows_move(&record, ev) {
+        // A copy of an event whose attempt was already stored: nothing to do if the
+        // record shows the move. The copy that stored the attempt (`fresh`) always
+        // finishes its own application, re-reading after a conflict: it alone counts
+        // the call, so a record changed under it (a claim, another outcome) must not
+        // make it give up. (A copy delivered while the first is between its attempt and
+        // its record write may apply the move too; the record's call count can then be
+        // one too high. SQS rarely delivers a message twice at once.)
+        if !fresh && shows_move(&record, ev) {
             return Ok((fresh, false));
         }
         let (next, stale) = next_record(record, ev, now);
