@@ -101,6 +101,32 @@ impl Recorder {
     }
 }
 
+/// One serialized request as an interceptor sees it: the lowercase service prefix
+/// (`dynamodb`), the operation (`PutItem`) and the body. Shared with the bench's meter.
+pub struct SerializedCall<'a> {
+    /// The IAM service prefix.
+    pub service: String,
+    /// The API operation.
+    pub operation: String,
+    /// The serialized request body (empty when streamed).
+    pub body: &'a [u8],
+}
+
+impl<'a> SerializedCall<'a> {
+    /// The call `context` is about to send, or `None` when the SDK left no metadata.
+    pub fn of(
+        context: &'a BeforeTransmitInterceptorContextRef<'_>,
+        cfg: &ConfigBag,
+    ) -> Option<Self> {
+        let metadata = cfg.load::<Metadata>()?;
+        Some(Self {
+            service: metadata.service().to_ascii_lowercase(),
+            operation: metadata.name().to_owned(),
+            body: context.request().body().bytes().unwrap_or_default(),
+        })
+    }
+}
+
 impl Intercept for Recorder {
     fn name(&self) -> &'static str {
         "pacer-recorder"
@@ -112,12 +138,14 @@ impl Intercept for Recorder {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(metadata) = cfg.load::<Metadata>() else {
+        let Some(SerializedCall {
+            service,
+            operation,
+            body,
+        }) = SerializedCall::of(context, cfg)
+        else {
             return Ok(());
         };
-        let service = metadata.service().to_ascii_lowercase();
-        let operation = metadata.name().to_owned();
-        let body = context.request().body().bytes().unwrap_or_default();
         let permissions = permissions(&service, &operation, body);
         self.calls
             .lock()

@@ -72,9 +72,11 @@ fn emulator_endpoint(given: Option<&str>) -> Result<&str, UsageError> {
     Ok(endpoint)
 }
 
-/// The SDK configuration for the emulator: its endpoint, and dummy credentials so no
-/// real ones are ever picked up.
-async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+/// The SDK configuration for the emulator: its endpoint, dummy credentials so no real
+/// ones are ever picked up, and an HTTP client that serialises DynamoDB requests (moto's
+/// DynamoDB is not atomic under concurrency). The moto tests of `pacer-cli` and
+/// `pacer-lambda` build their clients with it too.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(serial::SerialDynamo::new())
         .endpoint_url(endpoint)

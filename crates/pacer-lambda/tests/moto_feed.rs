@@ -29,15 +29,7 @@ async fn api_ports(test: &str) -> Option<ApiPorts> {
         eprintln!("skipped {test}: {ENDPOINT_VAR} is not set; run scripts/test-aws.sh");
         return None;
     };
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(pacer_cli::bench_aws::serial::SerialDynamo::new())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "moto", "moto", None, None, "moto",
-        ))
-        .load()
-        .await;
+    let sdk = pacer_cli::bench_aws::sdk_config(&endpoint).await;
     let options = ProvisionOptions {
         prefix: unique_prefix("f"),
         work_max_receive_count: None,

@@ -8,7 +8,7 @@
 //! Skipped (with a printed reason) unless `PACER_TEST_AWS_ENDPOINT` is set; run it with
 //! `scripts/test-aws.sh`. Sizes stay small (a couple of hundred records): moto's SQS
 //! slows down as queues fill; scale is measured on the embedded backend. moto's DynamoDB
-//! is made atomic under concurrency by the test's HTTP client (`aws_runtime/serial.rs`).
+//! is made atomic under concurrency by the test's HTTP client (`pacer_cli::bench_aws::serial`).
 
 mod aws_runtime;
 mod dynamo_read;

@@ -20,9 +20,9 @@ use aws_smithy_runtime_api::client::interceptors::context::{
     AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use pacer_aws::recorder::SerializedCall;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -88,12 +88,14 @@ impl Intercept for Meter {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(metadata) = cfg.load::<Metadata>() else {
+        let Some(SerializedCall {
+            service,
+            operation,
+            body,
+        }) = SerializedCall::of(context, cfg)
+        else {
             return Ok(());
         };
-        let service = metadata.service().to_ascii_lowercase();
-        let operation = metadata.name().to_owned();
-        let body = context.request().body().bytes().unwrap_or_default();
         match billing(&service, &operation, body) {
             Billing::Now { label, units } => self.add(&label, units),
             Billing::BySize { label, consistent } => {

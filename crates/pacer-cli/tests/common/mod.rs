@@ -20,16 +20,9 @@ pub(crate) fn endpoint(test: &str) -> Option<String> {
     }
 }
 
-/// SDK config for the emulator, with its dummy credentials.
+/// SDK config for the emulator (the bench's: dummy credentials, DynamoDB serialised).
 pub(crate) async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_scheduler::config::Credentials::new(
-            "moto", "moto", None, None, "moto",
-        ))
-        .load()
-        .await
+    pacer_cli::bench_aws::sdk_config(endpoint).await
 }
 
 /// A release-style schedule named `name` (EventBridge Scheduler on the emulator).

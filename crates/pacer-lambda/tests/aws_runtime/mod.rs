@@ -14,8 +14,6 @@
 pub(crate) mod least_privilege;
 pub(crate) mod setup;
 
-pub(crate) use pacer_cli::bench_aws::serial::SerialDynamo;
-
 use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use pacer_aws::recorder::Recorder;

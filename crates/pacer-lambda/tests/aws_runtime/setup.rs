@@ -1,7 +1,7 @@
 //! Building the functions and mappings on moto the way production builds them, with a
 //! recorder on each one's clients.
 
-use super::{Functions, Mapping, SerialDynamo};
+use super::{Functions, Mapping};
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use pacer_aws::provision::{provision, unique_prefix, ProvisionOptions};
 use pacer_aws::recorder::Recorder;
@@ -23,19 +23,9 @@ use std::time::Duration;
 /// Where moto listens, if a test script started it.
 pub(crate) const ENDPOINT_VAR: &str = "PACER_TEST_AWS_ENDPOINT";
 
-/// The SDK configuration for moto: its endpoint, a region, dummy credentials, and an HTTP
-/// client that gives DynamoDB the atomicity moto lacks under concurrency (see
-/// `aws_runtime/serial.rs`).
+/// The SDK configuration for moto (the bench's: dummy credentials, DynamoDB serialised).
 pub(crate) async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(SerialDynamo::new())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "moto", "moto", None, None, "moto",
-        ))
-        .load()
-        .await
+    pacer_cli::bench_aws::sdk_config(endpoint).await
 }
 
 /// The functions' configuration, read the way `Config::from_env` reads it.
