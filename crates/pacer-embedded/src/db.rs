@@ -66,8 +66,13 @@ CREATE TABLE IF NOT EXISTS queue_messages (
     receive_count INTEGER NOT NULL DEFAULT 0,
     receipt TEXT
 );
-CREATE INDEX IF NOT EXISTS queue_by_group ON queue_messages(queue, grp, id);
-CREATE INDEX IF NOT EXISTS queue_by_visibility ON queue_messages(queue, visible_at, id);
+-- Each kind of queue has the one index its receive reads: FIFO messages by group, the
+-- standard queue's (no group) by visibility. A message in both would cost every send,
+-- receive and delete an index write that no query reads.
+CREATE INDEX IF NOT EXISTS queue_fifo_by_group ON queue_messages(queue, grp, id) WHERE grp IS NOT NULL;
+CREATE INDEX IF NOT EXISTS queue_standard_by_visibility ON queue_messages(queue, visible_at, id) WHERE grp IS NULL;
+DROP INDEX IF EXISTS queue_by_group;
+DROP INDEX IF EXISTS queue_by_visibility;
 CREATE UNIQUE INDEX IF NOT EXISTS queue_by_receipt ON queue_messages(receipt) WHERE receipt IS NOT NULL;
 -- One row per non-empty FIFO group: whether it is blocked by in-flight messages.
 CREATE TABLE IF NOT EXISTS queue_groups (

@@ -15,6 +15,7 @@ pub(crate) fn on_final(
     tx: &Transaction<'_>,
     event: &OutcomeEvent,
     state: RecordState,
+    callback_url: Option<&str>,
     now: i64,
 ) -> Result<(), PortError> {
     const OP: &str = "append to the feed";
@@ -35,16 +36,8 @@ pub(crate) fn on_final(
         seq: tx.last_insert_rowid() as u64,
         ..placeholder
     };
-    let url: Option<String> = tx
-        .prepare_cached("SELECT callback_url FROM records WHERE id = ?1")
-        .and_then(|mut s| {
-            s.query_row([event.record_id.as_str()], |r| r.get(0))
-                .optional()
-        })
-        .map_err(e)?
-        .flatten();
-    if let Some(url) = url {
-        crate::callbacks::enqueue(tx, &outcome, &url, now)?;
+    if let Some(url) = callback_url {
+        crate::callbacks::enqueue(tx, &outcome, url, now)?;
     }
     Ok(())
 }

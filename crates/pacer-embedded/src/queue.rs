@@ -217,7 +217,7 @@ fn standard_candidates(
     let e = |err| sql_error("queue receive", err);
     let mut stmt = tx
         .prepare_cached(
-            "SELECT id, body, receive_count FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3",
+            "SELECT id, body, receive_count FROM queue_messages WHERE queue = ?1 AND grp IS NULL AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3",
         )
         .map_err(e)?;
     let rows = stmt
@@ -268,55 +268,47 @@ fn redrive(tx: &Transaction<'_>, queue: &str, row: &Taken, now: i64) -> Result<(
     delete_rows(tx, queue, &[row.id])
 }
 
-/// Deletes messages by id and unblocks / advances their groups.
+/// Deletes messages by id and unblocks / advances their groups, each group once: a
+/// provider's batch leaves flight together.
 fn delete_rows(tx: &Transaction<'_>, queue: &str, ids: &[i64]) -> Result<(), PortError> {
     let e = |err| sql_error("queue delete", err);
+    let mut left: Vec<(String, i64)> = Vec::new();
     for id in ids {
         let group: Option<Option<String>> = tx
             .prepare_cached("DELETE FROM queue_messages WHERE id = ?1 RETURNING grp")
             .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
             .map_err(e)?;
         if let Some(Some(g)) = group {
-            settle_group(tx, queue, &g, true)?;
+            match left.iter_mut().find(|(seen, _)| *seen == g) {
+                Some((_, n)) => *n += 1,
+                None => left.push((g, 1)),
+            }
         }
+    }
+    for (group, n) in left {
+        settle_group(tx, queue, &group, n)?;
     }
     Ok(())
 }
 
-/// After a message of `group` left flight: lower the in-flight count, move the head,
+/// After `n` messages of `group` were deleted: lower the in-flight count, move the head,
 /// drop the row of an empty group.
-fn settle_group(
-    tx: &Transaction<'_>,
-    queue: &str,
-    group: &str,
-    deleted: bool,
-) -> Result<(), PortError> {
+fn settle_group(tx: &Transaction<'_>, queue: &str, group: &str, n: i64) -> Result<(), PortError> {
     let e = |err| sql_error("queue settle", err);
-    if deleted {
-        let head: Option<i64> = tx
-            .prepare_cached("SELECT MIN(id) FROM queue_messages WHERE queue = ?1 AND grp = ?2")
-            .and_then(|mut s| s.query_row(params![queue, group], |r| r.get(0)))
+    let head: Option<i64> = tx
+        .prepare_cached("SELECT MIN(id) FROM queue_messages WHERE queue = ?1 AND grp = ?2")
+        .and_then(|mut s| s.query_row(params![queue, group], |r| r.get(0)))
+        .map_err(e)?;
+    let Some(head) = head else {
+        tx.prepare_cached("DELETE FROM queue_groups WHERE queue = ?1 AND grp = ?2")
+            .and_then(|mut s| s.execute(params![queue, group]))
             .map_err(e)?;
-        match head {
-            None => {
-                tx.prepare_cached("DELETE FROM queue_groups WHERE queue = ?1 AND grp = ?2")
-                    .and_then(|mut s| s.execute(params![queue, group]))
-                    .map_err(e)?;
-                return Ok(());
-            }
-            Some(h) => {
-                tx.prepare_cached(
-                    "UPDATE queue_groups SET head = ?3 WHERE queue = ?1 AND grp = ?2",
-                )
-                .and_then(|mut s| s.execute(params![queue, group, h]))
-                .map_err(e)?;
-            }
-        }
-    }
+        return Ok(());
+    };
     tx.prepare_cached(
-        "UPDATE queue_groups SET inflight = MAX(inflight - 1, 0) WHERE queue = ?1 AND grp = ?2",
+        "UPDATE queue_groups SET head = ?3, inflight = MAX(inflight - ?4, 0) WHERE queue = ?1 AND grp = ?2",
     )
-    .and_then(|mut s| s.execute(params![queue, group]))
+    .and_then(|mut s| s.execute(params![queue, group, head, n]))
     .map_err(e)?;
     Ok(())
 }
@@ -381,11 +373,17 @@ async fn release(
     Ok(())
 }
 
-fn depth(shared: &Shared, queue: &'static str) -> Result<QueueDepth, PortError> {
+fn depth(shared: &Shared, queue: &'static str, fifo: bool) -> Result<QueueDepth, PortError> {
     let now = shared.clock.now().as_millis();
     let conn = shared.conn();
+    // The group condition lets the count read the queue kind's own (partial) index.
+    let sql = if fifo {
+        "SELECT COALESCE(SUM(visible_at <= ?2), 0), COALESCE(SUM(visible_at > ?2), 0) FROM queue_messages WHERE queue = ?1 AND grp IS NOT NULL"
+    } else {
+        "SELECT COALESCE(SUM(visible_at <= ?2), 0), COALESCE(SUM(visible_at > ?2), 0) FROM queue_messages WHERE queue = ?1 AND grp IS NULL"
+    };
     conn.query_row(
-        "SELECT COALESCE(SUM(visible_at <= ?2), 0), COALESCE(SUM(visible_at > ?2), 0) FROM queue_messages WHERE queue = ?1",
+        sql,
         params![queue, now],
         |r| Ok(QueueDepth { visible: r.get::<_, i64>(0)? as u64, in_flight: r.get::<_, i64>(1)? as u64 }),
     )
@@ -459,7 +457,7 @@ impl WorkQueue for SqliteWorkQueue {
     }
 
     async fn depth(&self) -> Result<QueueDepth, PortError> {
-        depth(&self.shared, WORK)
+        depth(&self.shared, WORK, true)
     }
 }
 
@@ -500,6 +498,6 @@ impl OutcomeBus for SqliteOutcomeBus {
     }
 
     async fn depth(&self) -> Result<QueueDepth, PortError> {
-        depth(&self.shared, OUTCOMES)
+        depth(&self.shared, OUTCOMES, false)
     }
 }

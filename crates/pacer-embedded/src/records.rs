@@ -81,28 +81,36 @@ fn apply_one(tx: &Transaction<'_>, ev: &OutcomeEvent, now: i64) -> Result<(bool,
     if inserted == 0 {
         return Ok((false, false));
     }
-    let current: Option<(String, u32)> = tx
-        .prepare_cached("SELECT state, attempt FROM records WHERE id = ?1")
+    // The webhook URL is read with the state: a final move owes its callback.
+    let current: Option<(String, u32, Option<String>)> = tx
+        .prepare_cached("SELECT state, attempt, callback_url FROM records WHERE id = ?1")
         .and_then(|mut s| {
-            s.query_row([ev.record_id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            s.query_row([ev.record_id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()
         })
         .map_err(e)?;
-    let Some((state, attempt)) = current else {
+    let Some((state, attempt, callback_url)) = current else {
         tracing::warn!(record_id = %ev.record_id, "outcome for an unknown record; attempt kept");
         return Ok((true, true));
     };
     let state = RecordState::parse(&state)
         .ok_or_else(|| corrupt("apply outcome", "record state", &state))?;
-    tx.prepare_cached("UPDATE records SET calls = calls + ?2, attempt = MAX(attempt, ?3), updated_at = ?4 WHERE id = ?1")
-        .and_then(|mut s| s.execute(params![ev.record_id.as_str(), u32::from(ev.called), ev.attempt, now]))
-        .map_err(e)?;
+    // The attempt is counted in the same row write that makes the move, if any.
+    let count = |tx: &Transaction<'_>| {
+        tx.prepare_cached("UPDATE records SET calls = calls + ?2, attempt = MAX(attempt, ?3), updated_at = ?4 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![ev.record_id.as_str(), u32::from(ev.called), ev.attempt, now]))
+            .map_err(e)
+    };
     let Some(event) = event_for(ev.next) else {
+        count(tx)?;
         return Ok((true, false));
     };
     let to = match lifecycle::transition(state, event) {
         Ok(to) if ev.attempt >= attempt => to,
-        _ => return Ok((true, true)),
+        _ => {
+            count(tx)?;
+            return Ok((true, true));
+        }
     };
     let due_at = match ev.next {
         NextState::RetryWait { due_at } => Some(due_at.as_millis()),
@@ -112,11 +120,16 @@ fn apply_one(tx: &Transaction<'_>, ev: &OutcomeEvent, now: i64) -> Result<(bool,
         .detail
         .clone()
         .map(|d| format!("attempt {}: {d}", ev.attempt));
-    tx.prepare_cached("UPDATE records SET state = ?2, due_at = ?3, note = ?4 WHERE id = ?1")
-        .and_then(|mut s| s.execute(params![ev.record_id.as_str(), to.as_str(), due_at, note]))
-        .map_err(e)?;
+    tx.prepare_cached(
+        "UPDATE records SET calls = calls + ?2, attempt = MAX(attempt, ?3), updated_at = ?4, state = ?5, due_at = ?6, note = ?7
+         WHERE id = ?1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![ev.record_id.as_str(), u32::from(ev.called), ev.attempt, now, to.as_str(), due_at, note])
+    })
+    .map_err(e)?;
     if to.is_final() {
-        crate::feed::on_final(tx, ev, to, now)?;
+        crate::feed::on_final(tx, ev, to, callback_url.as_deref(), now)?;
     }
     if ev.next == NextState::Succeeded {
         tx.prepare_cached(

@@ -145,16 +145,16 @@ fn run(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>) {
         };
         let mut answers = Vec::with_capacity(group.len());
         for job in group {
-            if let Err(e) = tx.execute_batch("SAVEPOINT job") {
+            if let Err(e) = step(&tx, "SAVEPOINT job") {
                 let why = format!("cannot open a savepoint: {e}");
                 job.abandon(&why);
                 continue;
             }
             let ran = job.run(&tx);
             let closed = if ran.ok {
-                tx.execute_batch("RELEASE job")
+                step(&tx, "RELEASE job")
             } else {
-                tx.execute_batch("ROLLBACK TO job; RELEASE job")
+                step(&tx, "ROLLBACK TO job").and_then(|()| step(&tx, "RELEASE job"))
             };
             match closed {
                 Ok(()) => answers.push(ran.answer),
@@ -180,6 +180,12 @@ fn run(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>) {
             }
         }
     }
+}
+
+/// Runs one of the group's bookkeeping statements from the statement cache: two run
+/// around every write, and parsing them each time cost more than running them.
+fn step(tx: &Transaction<'_>, sql: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 #[cfg(test)]
