@@ -382,11 +382,12 @@ fn depth(shared: &Shared, queue: &'static str, fifo: bool) -> Result<QueueDepth,
     } else {
         "SELECT COALESCE(SUM(visible_at <= ?2), 0), COALESCE(SUM(visible_at > ?2), 0) FROM queue_messages WHERE queue = ?1 AND grp IS NULL"
     };
-    conn.query_row(
-        sql,
-        params![queue, now],
-        |r| Ok(QueueDepth { visible: r.get::<_, i64>(0)? as u64, in_flight: r.get::<_, i64>(1)? as u64 }),
-    )
+    conn.query_row(sql, params![queue, now], |r| {
+        Ok(QueueDepth {
+            visible: r.get::<_, i64>(0)? as u64,
+            in_flight: r.get::<_, i64>(1)? as u64,
+        })
+    })
     .map_err(|e| sql_error("queue depth", e))
 }
 

@@ -85,8 +85,10 @@ fn apply_one(tx: &Transaction<'_>, ev: &OutcomeEvent, now: i64) -> Result<(bool,
     let current: Option<(String, u32, Option<String>)> = tx
         .prepare_cached("SELECT state, attempt, callback_url FROM records WHERE id = ?1")
         .and_then(|mut s| {
-            s.query_row([ev.record_id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()
+            s.query_row([ev.record_id.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
         })
         .map_err(e)?;
     let Some((state, attempt, callback_url)) = current else {
