@@ -149,7 +149,7 @@ async fn drain_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
     )
     .await?;
     let db = dir.join("bench-drain.db");
-    let (_embedded, ports) = crate::backend::open_with(&db, None, usize::from(args.group_batch))?;
+    let (embedded, ports) = crate::backend::open_with(&db, None, usize::from(args.group_batch))?;
     let per = records / u64::from(providers);
     let mut sizes = vec![per; providers as usize];
     sizes[0] += records - per * u64::from(providers);
@@ -172,6 +172,9 @@ async fn drain_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
         ..RuntimeConfig::default()
     };
     eprintln!("draining {records} records over {providers} providers at {latency:?} per call…");
+    embedded.profile_writes(true);
+    let written_before = bytes_written();
+    let started = std::time::Instant::now();
     let rt = Runtime::start(ports.core.clone(), runtime);
     let far = ports.clock.now().plus(Duration::from_secs(365 * 86400));
     let stats = rt.stats();
@@ -184,6 +187,7 @@ async fn drain_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
         }
     }
     rt.shutdown().await;
+    let writer = writer_figures(&embedded, written_before, records, started.elapsed());
     let seen = api.observations();
     let first = seen
         .calls
@@ -240,8 +244,54 @@ async fn drain_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
         "overlaps": seen.overlaps(),
         "group_batch": args.group_batch,
         "last_provider": loss,
+        "writer": writer,
         "rss_mb": peak_rss_mb(),
     }))
+}
+
+/// Bytes this process has handed to `write` so far (Linux `/proc/self/io`).
+fn bytes_written() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The writer thread's profile over the drain: its time by operation and on commits, and
+/// the bytes written (write-ahead log and checkpoints) per call. With many providers
+/// the single writer is the bound, so this says which writes cost the throughput.
+/// `runtime_seconds` runs from the runtime's start (release included) until every
+/// outcome was applied, which is the span the writer's time falls in.
+fn writer_figures(
+    embedded: &pacer_embedded::Embedded,
+    written_before: Option<u64>,
+    calls: u64,
+    runtime: Duration,
+) -> Value {
+    let timings = embedded.write_profile();
+    let busy: f64 = timings.iter().map(|t| t.seconds).sum();
+    let by_operation: Vec<Value> = timings
+        .iter()
+        .map(|t| {
+            json!({
+                "operation": t.operation,
+                "count": t.count,
+                "seconds": t.seconds,
+                "us_per_call": t.seconds * 1e6 / calls.max(1) as f64,
+            })
+        })
+        .collect();
+    let per_call = match (written_before, bytes_written()) {
+        (Some(before), Some(after)) => json!((after.saturating_sub(before)) / calls.max(1)),
+        _ => Value::Null,
+    };
+    json!({
+        "runtime_seconds": runtime.as_secs_f64(),
+        "busy_seconds": busy,
+        "us_per_call": busy * 1e6 / calls.max(1) as f64,
+        "bytes_written_per_call": per_call,
+        "by_operation": by_operation,
+    })
 }
 
 /// Where the wall time went for the provider whose last call ended last (the one that

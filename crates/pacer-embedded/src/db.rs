@@ -474,6 +474,17 @@ impl Embedded {
         }
     }
 
+    /// Starts (or stops) timing the writer thread's writes by operation, and its
+    /// commits; read with [`Embedded::write_profile`]. For benchmarks.
+    pub fn profile_writes(&self, on: bool) {
+        self.shared.writer.profile.switch(on);
+    }
+
+    /// Where the writer thread's time went while profiling was on, most time first.
+    pub fn write_profile(&self) -> Vec<crate::WriteTiming> {
+        self.shared.writer.profile.timings()
+    }
+
     /// Folds the write-ahead log into the database file and truncates it (blocks writers
     /// briefly): for measurements of the file size and before copying the file.
     pub fn checkpoint(&self) -> Result<(), PortError> {

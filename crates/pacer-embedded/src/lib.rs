@@ -24,3 +24,4 @@ mod writer;
 
 pub use db::{Embedded, EmbeddedOptions, OpenError};
 pub use queue::{SqliteOutcomeBus, SqliteWorkQueue};
+pub use writer::WriteTiming;

@@ -11,8 +11,11 @@
 
 use pacer_core::PortError;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Most writes folded into one commit: bounds how long a write waits behind others.
@@ -24,6 +27,8 @@ trait Job: Send {
     fn run(self: Box<Self>, tx: &Transaction<'_>) -> Ran;
     /// The group's transaction could not start: answer without running.
     fn abandon(self: Box<Self>, why: &str);
+    /// What the write is, for the write profile.
+    fn operation(&self) -> &'static str;
 }
 
 /// Answers a write's caller once the group's commit is known (`Some(why)` if it failed).
@@ -75,11 +80,72 @@ where
     fn abandon(self: Box<Self>, why: &str) {
         let _ = self.reply.send(Err(unavailable(self.operation, why)));
     }
+
+    fn operation(&self) -> &'static str {
+        self.operation
+    }
+}
+
+/// Time the writer thread spent on one kind of write (or on commits).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteTiming {
+    /// The write's operation name, or `commit` for the group commits.
+    pub operation: &'static str,
+    /// How many ran.
+    pub count: u64,
+    /// Wall time on the writer thread, summed.
+    pub seconds: f64,
+}
+
+/// Where the writer thread's time goes, when switched on (benchmarks): the single writer
+/// is what bounds throughput with many providers, so its time is the profile that says
+/// which writes to cut. Off, it costs one relaxed load per write.
+#[derive(Default)]
+pub(crate) struct WriteProfile {
+    on: AtomicBool,
+    by_operation: Mutex<BTreeMap<&'static str, (u64, Duration)>>,
+}
+
+impl WriteProfile {
+    pub(crate) fn switch(&self, on: bool) {
+        self.on.store(on, Ordering::Relaxed);
+    }
+
+    /// Runs `f`, adding its time under `operation` when the profile is on.
+    fn time<T>(&self, operation: &'static str, f: impl FnOnce() -> T) -> T {
+        if !self.on.load(Ordering::Relaxed) {
+            return f();
+        }
+        let started = Instant::now();
+        let out = f();
+        let spent = started.elapsed();
+        let mut by = self.by_operation.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = by.entry(operation).or_default();
+        entry.0 += 1;
+        entry.1 += spent;
+        out
+    }
+
+    /// The timings so far, most time first.
+    pub(crate) fn timings(&self) -> Vec<WriteTiming> {
+        let by = self.by_operation.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<WriteTiming> = by
+            .iter()
+            .map(|(operation, (count, spent))| WriteTiming {
+                operation,
+                count: *count,
+                seconds: spent.as_secs_f64(),
+            })
+            .collect();
+        out.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+        out
+    }
 }
 
 /// The handle async callers use; the thread stops when the last handle is dropped.
 pub(crate) struct Writer {
     jobs: Sender<Box<dyn Job>>,
+    pub(crate) profile: Arc<WriteProfile>,
 }
 
 impl Writer {
@@ -87,10 +153,12 @@ impl Writer {
     /// between groups).
     pub(crate) fn start(conn: Arc<Mutex<Connection>>) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
+        let profile = Arc::new(WriteProfile::default());
+        let on_thread = Arc::clone(&profile);
         std::thread::Builder::new()
             .name("pacer-writer".into())
-            .spawn(move || run(&conn, &queue))?;
-        Ok(Self { jobs })
+            .spawn(move || run(&conn, &queue, &on_thread))?;
+        Ok(Self { jobs, profile })
     }
 
     /// Runs `write` in a transaction on the writer thread and returns its result once
@@ -125,7 +193,7 @@ impl Writer {
     }
 }
 
-fn run(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>) {
+fn run(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>, profile: &WriteProfile) {
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -150,7 +218,7 @@ fn run(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>) {
                 job.abandon(&why);
                 continue;
             }
-            let ran = job.run(&tx);
+            let ran = profile.time(job.operation(), || job.run(&tx));
             let closed = if ran.ok {
                 step(&tx, "RELEASE job")
             } else {
@@ -172,7 +240,7 @@ fn run(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>) {
         if answers.is_empty() {
             continue;
         }
-        match tx.commit() {
+        match profile.time("commit", || tx.commit()) {
             Ok(()) => answers.into_iter().for_each(|a| a(None)),
             Err(e) => {
                 let why = format!("commit failed: {e}");
