@@ -313,4 +313,41 @@ mod tests {
             assert_eq!(values(&conn).len() as i64, v + 1);
         }
     }
+
+    #[tokio::test]
+    async fn the_write_profile_counts_only_while_switched_on() {
+        let (writer, _conn) = writer();
+        writer
+            .write("before", insert(1, false))
+            .await
+            .expect("write");
+        writer.profile.switch(true);
+        for v in 0..3 {
+            writer
+                .write("insert", insert(v, false))
+                .await
+                .expect("write");
+        }
+        writer
+            .write("refused", insert(9, true))
+            .await
+            .expect_err("refused");
+        writer.profile.switch(false);
+        writer
+            .write("after", insert(2, false))
+            .await
+            .expect("write");
+        let counts: BTreeMap<&str, u64> = writer
+            .profile
+            .timings()
+            .iter()
+            .map(|t| (t.operation, t.count))
+            .collect();
+        // Awaited one by one, each write is its own group and commit; a refused write is
+        // timed too (it held the thread), and nothing from before or after is.
+        assert_eq!(
+            counts,
+            BTreeMap::from([("commit", 4), ("insert", 3), ("refused", 1)])
+        );
+    }
 }
