@@ -2,7 +2,7 @@
 
 use pacer_core::ports::{ApiCaller, ApiPorts, Ports, RateGate};
 use pacer_core::{Clock, PortError};
-use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -11,8 +11,10 @@ use tokio::sync::Notify;
 /// Prepared statements kept per connection (more than the backend has distinct ones).
 const STATEMENT_CACHE: usize = 256;
 
-/// The schema version this build writes. Opening a file with a newer one is refused.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes. Opening a file with a newer one is refused;
+/// an older one is migrated. 2: the feed has no unique index on `(record_id, attempt)`,
+/// which builds of version 1 need (they would fail on every final move).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -374,37 +376,35 @@ impl Embedded {
         // Every port's statements stay prepared: rusqlite keeps 16 by default, fewer
         // than the hot paths use, and re-preparing costs more than running them.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        conn.execute_batch(SCHEMA).map_err(wrap)?;
-        crate::api_schema::migrate(&conn).map_err(wrap)?;
+        // The version is checked before anything else is created or migrated, so a file
+        // written by a newer pacer is refused untouched.
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        )
+        .map_err(wrap)?;
         let found: Option<i64> = conn
             .query_row(
                 "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'",
                 [],
                 |r| r.get(0),
             )
-            .or_else(|e| {
-                if e == rusqlite::Error::QueryReturnedNoRows {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            })
+            .optional()
             .map_err(wrap)?;
-        match found {
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(OpenError::NewerSchema {
-                    path: path.to_owned(),
-                    found: v,
-                })
-            }
-            Some(_) => {}
-            None => {
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
-                    [SCHEMA_VERSION.to_string()],
-                )
-                .map_err(wrap)?;
-            }
+        if let Some(v) = found.filter(|v| *v > SCHEMA_VERSION) {
+            return Err(OpenError::NewerSchema {
+                path: path.to_owned(),
+                found: v,
+            });
+        }
+        conn.execute_batch(SCHEMA).map_err(wrap)?;
+        crate::api_schema::migrate(&conn).map_err(wrap)?;
+        if found != Some(SCHEMA_VERSION) {
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [SCHEMA_VERSION.to_string()],
+            )
+            .map_err(wrap)?;
         }
         let checkpointer = Checkpointer::start(path).map_err(wrap)?;
         let reader = Connection::open_with_flags(

@@ -23,10 +23,7 @@ pub(crate) fn on_final(
     let placeholder = FinalOutcome::from_event(0, event, state);
     let json = serde_json::to_string(&placeholder).map_err(|err| corrupt(OP, "outcome", err))?;
     let appended = tx
-        .prepare_cached(
-            "INSERT INTO feed (record_id, attempt, outcome) VALUES (?1, ?2, ?3)
-             ON CONFLICT (record_id, attempt) DO NOTHING",
-        )
+        .prepare_cached("INSERT INTO feed (record_id, attempt, outcome) VALUES (?1, ?2, ?3)")
         .and_then(|mut s| s.execute(params![event.record_id.as_str(), event.attempt, json]))
         .map_err(e)?;
     if appended == 0 {
