@@ -51,7 +51,7 @@ fn a_file_from_a_newer_pacer_is_refused_before_anything_is_created_in_it() {
 }
 
 #[test]
-fn a_version_1_file_loses_the_feed_unique_index_and_keeps_its_entries() {
+fn a_version_1_file_loses_the_feed_unique_index_and_keeps_its_entries_and_numbering() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("v1.db");
     drop(open(&path).expect("create"));
@@ -67,7 +67,8 @@ fn a_version_1_file_loses_the_feed_unique_index_and_keeps_its_entries() {
                  outcome TEXT NOT NULL,
                  UNIQUE (record_id, attempt)
              );
-             INSERT INTO feed (record_id, attempt, outcome) VALUES ('r1', 1, '{}'), ('r2', 2, '{}');
+             INSERT INTO feed (record_id, attempt, outcome) VALUES ('r1', 1, '{}'), ('r2', 2, '{}'), ('r3', 1, '{}');
+             DELETE FROM feed WHERE seq = 3;
              UPDATE meta SET value = '1' WHERE key = 'schema_version';",
         )
         .expect("version 1 file");
@@ -91,4 +92,12 @@ fn a_version_1_file_loses_the_feed_unique_index_and_keeps_its_entries() {
         .map(|r| r.expect("row"))
         .collect();
     assert_eq!(entries, [(1, "r1".to_owned()), (2, "r2".to_owned())]);
+    // Number 3 was handed out before (and its entry removed here): never again.
+    conn.execute(
+        "INSERT INTO feed (record_id, attempt, outcome) VALUES ('r4', 1, '{}')",
+        [],
+    )
+    .expect("append");
+    assert_eq!(conn.last_insert_rowid(), 4);
+    drop(open(&path).expect("a second open changes nothing"));
 }
