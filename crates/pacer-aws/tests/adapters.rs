@@ -15,7 +15,7 @@ use pacer_aws::{Aws, AwsOptions, AwsResources};
 use pacer_core::breaker::BreakerState;
 use pacer_core::classify::ErrorClass;
 use pacer_core::planner::{Limit, ProviderPlan, WindowPlan};
-use pacer_core::ports::{Claim, DeadLetterFilter, LeaseGrant, Ports, Unlimited};
+use pacer_core::ports::{DeadLetterFilter, Ports, Unlimited};
 use pacer_core::schema::{
     NextState, OutcomeEvent, WorkMessage, OUTCOME_EVENT_VERSION, TRUNCATION_MARKER,
     WORK_MESSAGE_VERSION,
@@ -23,6 +23,7 @@ use pacer_core::schema::{
 use pacer_core::{ApiRequest, Clock, NewRecord, ProviderId, RecordId, Timestamp};
 use pacer_testkit::clock::ManualClock;
 use pacer_testkit::contract::UnusedCaller;
+use pacer_testkit::leases::claim_first_attempt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,21 +131,7 @@ async fn stored(s: &Setup, id: &str) -> pacer_core::Record {
 
 /// Takes provider `p`'s lease, claiming `id` as attempt 1, which must be granted.
 async fn claim_one(s: &Setup, id: &str, now: Timestamp) -> pacer_core::ports::Lease {
-    let claim = Claim {
-        record_id: rid(id),
-        attempt: 1,
-    };
-    let grant = s
-        .ports
-        .leases
-        .acquire(&pid("p"), "w", Duration::from_secs(30), now, &[claim])
-        .await
-        .expect("acquire");
-    let LeaseGrant::Granted { lease, eligible } = grant else {
-        panic!("granted: {grant:?}");
-    };
-    assert_eq!(eligible, [true]);
-    lease
+    claim_first_attempt(s.ports.leases.as_ref(), &pid("p"), "w", &rid(id), now).await
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ use pacer_aws::recorder::{Recorder, Resource};
 use pacer_aws::{Aws, AwsOptions, AwsResources};
 use pacer_core::breaker::BreakerState;
 use pacer_core::callback_url::{CallbackPolicy, CallbackUrl};
-use pacer_core::ports::{ApiPorts, Claim, LeaseGrant, TokenHash, Unlimited};
+use pacer_core::ports::{ApiPorts, TokenHash, Unlimited};
 use pacer_core::provider::ProviderSettings;
 use pacer_core::schema::{NextState, OutcomeEvent, OUTCOME_EVENT_VERSION};
 use pacer_core::services::CallbackSettings;
@@ -36,6 +36,7 @@ use pacer_core::{NewRecord, ProviderId, RecordId, RecordState, SystemClock};
 use pacer_lambda::callbacks::{self, Callbacks};
 use pacer_local::{ReqwestWebhookSender, SystemResolver};
 use pacer_testkit::contract::UnusedCaller;
+use pacer_testkit::leases::claim_first_attempt;
 use receiver::Receiver;
 use serde_json::Value;
 use std::sync::Arc;
@@ -225,19 +226,8 @@ async fn ended_with_callback(m: &Moto, id: &str, url: &str) {
         .submit(&[record], "test", now)
         .await
         .expect("submit");
-    let claim = Claim {
-        record_id: rid(id),
-        attempt: 1,
-    };
-    let grant = m
-        .admin
-        .leases
-        .acquire(&provider, "test", Duration::from_secs(30), now, &[claim])
-        .await
-        .expect("acquire");
-    let LeaseGrant::Granted { lease, .. } = grant else {
-        panic!("lease busy: {grant:?}");
-    };
+    let lease =
+        claim_first_attempt(m.admin.leases.as_ref(), &provider, "test", &rid(id), now).await;
     m.admin
         .leases
         .release(&lease, BreakerState::default(), now)

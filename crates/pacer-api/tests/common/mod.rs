@@ -10,14 +10,13 @@ use http_body_util::BodyExt;
 use pacer_api::ApiState;
 use pacer_core::breaker::BreakerState;
 use pacer_core::callback_url::CallbackPolicy;
-use pacer_core::ports::{
-    ApiPorts, Claim, HostResolver, LeaseGrant, ResolveError, TokenHash, Unlimited,
-};
+use pacer_core::ports::{ApiPorts, HostResolver, ResolveError, TokenHash, Unlimited};
 use pacer_core::provider::ProviderSettings;
 use pacer_core::schema::{NextState, OutcomeEvent, OUTCOME_EVENT_VERSION};
 use pacer_core::{ProviderId, RecordId, SystemClock};
 use pacer_embedded::{Embedded, EmbeddedOptions};
 use pacer_testkit::contract::UnusedCaller;
+use pacer_testkit::leases::claim_first_attempt;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -204,26 +203,14 @@ impl Api {
     /// moving it to `next`.
     pub async fn finish(&self, id: &str, next: NextState) {
         let now = self.ports.clock.now();
-        let claim = Claim {
-            record_id: rid(id),
-            attempt: 1,
-        };
-        let grant = self
-            .ports
-            .leases
-            .acquire(
-                &pid(PROVIDER),
-                "test",
-                Duration::from_secs(30),
-                now,
-                &[claim],
-            )
-            .await
-            .expect("acquire");
-        let LeaseGrant::Granted { lease, eligible } = grant else {
-            panic!("lease busy: {grant:?}");
-        };
-        assert_eq!(eligible, [true], "{id} is eligible");
+        let lease = claim_first_attempt(
+            self.ports.leases.as_ref(),
+            &pid(PROVIDER),
+            "test",
+            &rid(id),
+            now,
+        )
+        .await;
         self.ports
             .leases
             .release(&lease, BreakerState::default(), now)
