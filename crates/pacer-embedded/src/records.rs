@@ -122,20 +122,10 @@ fn apply_one(tx: &Transaction<'_>, ev: &OutcomeEvent, now: i64) -> Result<(bool,
         .detail
         .clone()
         .map(|d| format!("attempt {}: {d}", ev.attempt));
-    tx.prepare_cached(
-        "UPDATE records SET calls = calls + ?2, attempt = MAX(attempt, ?3), updated_at = ?4, state = ?5, due_at = ?6, note = ?7
-         WHERE id = ?1",
-    )
-    .and_then(|mut s| {
-        s.execute(params![ev.record_id.as_str(), u32::from(ev.called), ev.attempt, now, to.as_str(), due_at, note])
-    })
-    .map_err(e)?;
-    if to.is_final() {
-        crate::feed::on_final(tx, ev, to, callback_url.as_deref(), now)?;
-    }
-    if ev.next == NextState::Succeeded {
+    // A success's result is appended first, so the row write below can name it.
+    let result_id = if to == RecordState::Succeeded {
         tx.prepare_cached(
-            "INSERT OR IGNORE INTO results (record_id, attempt, status, body, stored_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO results (record_id, attempt, status, body, stored_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -147,6 +137,21 @@ fn apply_one(tx: &Transaction<'_>, ev: &OutcomeEvent, now: i64) -> Result<(bool,
             ])
         })
         .map_err(e)?;
+        Some(tx.last_insert_rowid())
+    } else {
+        None
+    };
+    tx.prepare_cached(
+        "UPDATE records SET calls = calls + ?2, attempt = MAX(attempt, ?3), updated_at = ?4, state = ?5, due_at = ?6, note = ?7,
+                result_id = COALESCE(?8, result_id)
+         WHERE id = ?1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![ev.record_id.as_str(), u32::from(ev.called), ev.attempt, now, to.as_str(), due_at, note, result_id])
+    })
+    .map_err(e)?;
+    if to.is_final() {
+        crate::feed::on_final(tx, ev, to, callback_url.as_deref(), now)?;
     }
     Ok((true, false))
 }
@@ -388,7 +393,8 @@ impl RecordStore for Embedded {
     async fn result(&self, id: &RecordId) -> Result<Option<StoredResult>, PortError> {
         let conn = self.shared.conn();
         conn.query_row(
-            "SELECT attempt, status, body, stored_at FROM results WHERE record_id = ?1",
+            "SELECT r.attempt, r.status, r.body, r.stored_at FROM records AS c JOIN results AS r ON r.id = c.result_id
+             WHERE c.id = ?1",
             [id.as_str()],
             |r| {
                 Ok(StoredResult {
