@@ -40,6 +40,24 @@ for key in records requests_per_record by_operation usd_per_million_records naiv
   grep -q "\"$key\"" <<<"$figures" || { echo "aws-requests printed no $key"; exit 1; }
 done
 
+echo "== bench plan and drain, small (figures printed, no timing checked)"
+figures="$(cargo run --locked --quiet --bin pacer -- bench --scenario plan --records 5000 --providers 50 --output json)"
+echo "$figures"
+for key in records plan_seconds release_seconds rss_mb db_mb; do
+  grep -q "\"$key\"" <<<"$figures" || { echo "plan printed no $key"; exit 1; }
+done
+kept="$(mktemp -d)"
+figures="$(cargo run --locked --quiet --bin pacer -- bench --scenario drain --records 500 --providers 10 --keep-wal "$kept" --output json)"
+echo "$figures"
+for key in records seconds calls_per_second serial_bound_seconds efficiency nominal_efficiency gap_p50_ms gap_p99_ms overlaps; do
+  grep -q "\"$key\"" <<<"$figures" || { echo "drain printed no $key"; exit 1; }
+done
+grep -q '"overlaps": 0' <<<"$figures" || { echo "drain saw overlapping calls"; exit 1; }
+pages="$(python3 scripts/wal-pages.py "$kept")"
+rm -rf "$kept"
+echo "$pages"
+grep -q "^records " <<<"$pages" || { echo "wal-pages.py attributed no page to records"; exit 1; }
+
 echo "== SAM template checks"
 scripts/check-template.sh
 

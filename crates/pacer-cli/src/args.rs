@@ -418,6 +418,12 @@ pub struct BenchArgs {
     /// Messages of one provider per receive (drain; `pacer run` takes 25).
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub group_batch: u16,
+    /// Drain: keep every page the run writes for `scripts/wal-pages.py DIR`. Background
+    /// checkpoints are off for the run (so it is slower, and its WAL grows to gigabytes
+    /// at 100 000 records); the database, its WAL and `run.json` (the WAL's size when the
+    /// drain started, and the calls made) are copied into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub keep_wal: Option<std::path::PathBuf>,
     /// The AWS emulator to run aws-requests on (never real AWS), e.g. the URL
     /// `scripts/moto.sh` prints.
     #[arg(long, env = "AWS_ENDPOINT_URL")]

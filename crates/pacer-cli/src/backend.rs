@@ -17,19 +17,24 @@ const LOCAL_GROUP_BATCH: usize = 25;
 
 /// Opens `db` (creating it) and wires every port; `global_rate` caps calls per second.
 pub fn open(db: &Path, global_rate: Option<f64>) -> anyhow::Result<(Embedded, ApiPorts)> {
-    open_with(db, global_rate, LOCAL_GROUP_BATCH)
+    open_with_options(db, global_rate, local_options(LOCAL_GROUP_BATCH))
 }
 
-/// [`open`] with `group_batch` messages of one provider per receive.
-pub fn open_with(
-    db: &Path,
-    global_rate: Option<f64>,
-    group_batch: usize,
-) -> anyhow::Result<(Embedded, ApiPorts)> {
-    let options = EmbeddedOptions {
+/// The embedded backend's options for a local runtime taking `group_batch` messages of one
+/// provider per receive.
+pub fn local_options(group_batch: usize) -> EmbeddedOptions {
+    EmbeddedOptions {
         max_group_batch: group_batch,
         ..EmbeddedOptions::default()
-    };
+    }
+}
+
+/// Opens (or creates) the embedded database at `db` with `options`.
+pub fn open_with_options(
+    db: &Path,
+    global_rate: Option<f64>,
+    options: EmbeddedOptions,
+) -> anyhow::Result<(Embedded, ApiPorts)> {
     let embedded = Embedded::open(db, Arc::new(SystemClock), options)
         .with_context(|| format!("opening database {}", db.display()))?;
     let (caller, gate) = caller_and_gate(global_rate)?;

@@ -14,11 +14,12 @@ use pacer_core::provider::ProviderSettings;
 use pacer_core::record::{ApiRequest, HttpMethod, NewRecord};
 use pacer_core::services::{self, PlanRequest, ReleaseSettings};
 use pacer_core::{ProviderId, RecordId};
+use pacer_embedded::EmbeddedOptions;
 use pacer_local::{is_idle, Runtime, RuntimeConfig};
 use pacer_testkit::mock_api::{MockApi, MockConfig};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -149,7 +150,12 @@ async fn drain_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
     )
     .await?;
     let db = dir.join("bench-drain.db");
-    let (embedded, ports) = crate::backend::open_with(&db, None, usize::from(args.group_batch))?;
+    let options = EmbeddedOptions {
+        background_checkpoints: args.keep_wal.is_none(),
+        ..crate::backend::local_options(usize::from(args.group_batch))
+    };
+    let (embedded, ports) = crate::backend::open_with_options(&db, None, options)?;
+    let wal = PathBuf::from(format!("{}-wal", db.display()));
     let per = records / u64::from(providers);
     let mut sizes = vec![per; providers as usize];
     sizes[0] += records - per * u64::from(providers);
@@ -174,6 +180,7 @@ async fn drain_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
     eprintln!("draining {records} records over {providers} providers at {latency:?} per call…");
     embedded.profile_writes(true);
     let written_before = bytes_written();
+    let wal_at_start = std::fs::metadata(&wal).map_or(0, |m| m.len());
     let started = std::time::Instant::now();
     let rt = Runtime::start(ports.core.clone(), runtime);
     let far = ports.clock.now().plus(Duration::from_secs(365 * 86400));
@@ -187,6 +194,9 @@ async fn drain_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
         }
     }
     rt.shutdown().await;
+    if let Some(keep) = &args.keep_wal {
+        keep_wal(keep, &db, &wal, wal_at_start, records)?;
+    }
     let writer = writer_figures(&embedded, written_before, records, started.elapsed());
     let seen = api.observations();
     let first = seen
@@ -247,6 +257,31 @@ async fn drain_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
         "writer": writer,
         "rss_mb": peak_rss_mb(),
     }))
+}
+
+/// Copies the database and its WAL, still open (so never checkpointed), into `keep`, with
+/// where the drain's frames start in the WAL.
+fn keep_wal(
+    keep: &Path,
+    db: &Path,
+    wal: &Path,
+    wal_at_start: u64,
+    calls: u64,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(keep).with_context(|| format!("creating {}", keep.display()))?;
+    for (from, name) in [(db, "bench-drain.db"), (wal, "bench-drain.db-wal")] {
+        std::fs::copy(from, keep.join(name))
+            .with_context(|| format!("copying {} into {}", from.display(), keep.display()))?;
+    }
+    let run = json!({ "wal_offset_at_start": wal_at_start, "calls": calls });
+    std::fs::write(keep.join("run.json"), run.to_string())
+        .with_context(|| format!("writing {}", keep.join("run.json").display()))?;
+    eprintln!(
+        "WAL kept in {}: scripts/wal-pages.py {}",
+        keep.display(),
+        keep.display()
+    );
+    Ok(())
 }
 
 /// Bytes this process has handed to `write` so far (Linux `/proc/self/io`).

@@ -198,6 +198,10 @@ pub struct EmbeddedOptions {
     /// provider's calls comes less often. Keep `max_group_batch` × the longest call
     /// below the receive's visibility timeout.
     pub max_group_batch: usize,
+    /// Whether a background thread folds the WAL into the file as it grows (the
+    /// default). Off, the WAL keeps every page written until the file is closed: that is
+    /// how `pacer bench --scenario drain --keep-wal` shows which tables a run writes.
+    pub background_checkpoints: bool,
 }
 
 impl Default for EmbeddedOptions {
@@ -207,6 +211,7 @@ impl Default for EmbeddedOptions {
             outcome_max_receives: 10,
             dedup_window: Duration::from_secs(300),
             max_group_batch: 10,
+            background_checkpoints: true,
         }
     }
 }
@@ -269,6 +274,13 @@ struct Checkpointer {
 }
 
 impl Checkpointer {
+    /// No background checkpoints: the WAL grows until the file is closed.
+    fn none() -> Self {
+        Self {
+            stop: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        }
+    }
+
     fn start(path: &Path) -> rusqlite::Result<Self> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(1))?;
@@ -476,7 +488,11 @@ impl Embedded {
             )
             .map_err(wrap)?;
         }
-        let checkpointer = Checkpointer::start(path).map_err(wrap)?;
+        let checkpointer = if options.background_checkpoints {
+            Checkpointer::start(path).map_err(wrap)?
+        } else {
+            Checkpointer::none()
+        };
         let reader = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
