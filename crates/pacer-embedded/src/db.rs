@@ -84,7 +84,8 @@ CREATE INDEX IF NOT EXISTS queue_fifo_by_group ON queue_messages(queue, grp, id)
 CREATE INDEX IF NOT EXISTS queue_standard_by_visibility ON queue_messages(queue, visible_at, id) WHERE grp IS NULL;
 DROP INDEX IF EXISTS queue_by_group;
 DROP INDEX IF EXISTS queue_by_visibility;
-CREATE UNIQUE INDEX IF NOT EXISTS queue_by_receipt ON queue_messages(receipt) WHERE receipt IS NOT NULL;
+-- A receipt names its message's id, so it needs no index of its own.
+DROP INDEX IF EXISTS queue_by_receipt;
 -- One row per non-empty FIFO group: whether it is blocked by in-flight messages.
 CREATE TABLE IF NOT EXISTS queue_groups (
     queue TEXT NOT NULL,

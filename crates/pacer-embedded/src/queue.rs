@@ -105,6 +105,13 @@ async fn send(
     Ok(report)
 }
 
+/// The message a receipt was handed out for. A receipt is `<message id>.<ULID>`: the id
+/// finds the row by its primary key (no index on receipts to write at every receive and
+/// delete), the ULID makes it this receive's alone. Anything else names no message.
+fn message_of(receipt: &str) -> Option<i64> {
+    receipt.split_once('.')?.0.parse().ok()
+}
+
 /// One row taken by a receive.
 struct Taken {
     id: i64,
@@ -135,7 +142,7 @@ async fn receive_once(
                 redrive(tx, queue, &row, now)?;
                 continue;
             }
-            let receipt = ulid::Ulid::new().to_string();
+            let receipt = format!("{}.{}", row.id, ulid::Ulid::new());
             tx.prepare_cached("UPDATE queue_messages SET receive_count = ?2, visible_at = ?3, receipt = ?4 WHERE id = ?1")
                 .and_then(|mut s| s.execute(params![row.id, count, hidden_until, receipt]))
                 .map_err(e)?;
@@ -323,12 +330,13 @@ async fn delete(
         .write_async("queue delete", move |tx| {
             let e = |err| sql_error("queue delete", err);
             let mut find = tx
-                .prepare_cached("SELECT id FROM queue_messages WHERE receipt = ?1")
+                .prepare_cached("SELECT id FROM queue_messages WHERE id = ?1 AND receipt = ?2")
                 .map_err(e)?;
             let mut ids = Vec::with_capacity(receipts.len());
             for r in &receipts {
+                let Some(id) = message_of(r) else { continue };
                 if let Some(id) = find
-                    .query_row([r], |row| row.get::<_, i64>(0))
+                    .query_row(params![id, r], |row| row.get::<_, i64>(0))
                     .optional()
                     .map_err(e)?
                 {
@@ -353,9 +361,10 @@ async fn release(
     shared.write_async("queue release", move |tx| {
         let e = |err| sql_error("queue release", err);
         for r in &receipts {
+            let Some(id) = message_of(r) else { continue };
             let group: Option<Option<String>> = tx
-                .prepare_cached("UPDATE queue_messages SET visible_at = ?2, receipt = NULL WHERE receipt = ?1 RETURNING grp")
-                .and_then(|mut s| s.query_row(params![r, visible_at], |row| row.get(0)).optional())
+                .prepare_cached("UPDATE queue_messages SET visible_at = ?3, receipt = NULL WHERE id = ?1 AND receipt = ?2 RETURNING grp")
+                .and_then(|mut s| s.query_row(params![id, r, visible_at], |row| row.get(0)).optional())
                 .map_err(e)?;
             if let Some(Some(g)) = group {
                 // The group stays blocked until the returned message is visible again.
