@@ -33,25 +33,29 @@ unset AWS_PROFILE AWS_SESSION_TOKEN
 echo "== cargo test"
 cargo test --workspace --locked --no-fail-fast
 
+# Fails unless the JSON figures of bench scenario $1 (in $2) have every key that follows.
+require_keys() {
+  local scenario="$1" figures="$2" key
+  shift 2
+  for key in "$@"; do
+    grep -q "\"$key\"" <<<"$figures" || { echo "$scenario printed no $key"; exit 1; }
+  done
+}
+
 echo "== bench aws-requests: 20 records on moto (figures printed, no timing checked)"
 figures="$(cargo run --locked --quiet --bin pacer -- bench --scenario aws-requests --records 20 --output json)"
 echo "$figures"
-for key in records requests_per_record by_operation usd_per_million_records naive; do
-  grep -q "\"$key\"" <<<"$figures" || { echo "aws-requests printed no $key"; exit 1; }
-done
+require_keys aws-requests "$figures" records requests_per_record by_operation usd_per_million_records naive
 
 echo "== bench plan and drain, small (figures printed, no timing checked)"
 figures="$(cargo run --locked --quiet --bin pacer -- bench --scenario plan --records 5000 --providers 50 --output json)"
 echo "$figures"
-for key in records plan_seconds release_seconds rss_mb db_mb; do
-  grep -q "\"$key\"" <<<"$figures" || { echo "plan printed no $key"; exit 1; }
-done
+require_keys plan "$figures" records plan_seconds release_seconds rss_mb db_mb
 kept="$(mktemp -d)"
 figures="$(cargo run --locked --quiet --bin pacer -- bench --scenario drain --records 500 --providers 10 --keep-wal "$kept" --output json)"
 echo "$figures"
-for key in records seconds calls_per_second serial_bound_seconds efficiency nominal_efficiency gap_p50_ms gap_p99_ms overlaps; do
-  grep -q "\"$key\"" <<<"$figures" || { echo "drain printed no $key"; exit 1; }
-done
+require_keys drain "$figures" records seconds calls_per_second serial_bound_seconds efficiency \
+  nominal_efficiency gap_p50_ms gap_p99_ms overlaps
 grep -q '"overlaps": 0' <<<"$figures" || { echo "drain saw overlapping calls"; exit 1; }
 pages="$(python3 scripts/wal-pages.py "$kept")"
 rm -rf "$kept"

@@ -124,15 +124,15 @@ CREATE INDEX IF NOT EXISTS history_by_record ON history(record_id, at);
 CREATE TABLE IF NOT EXISTS control (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 "#;
 
-/// Rebuilds the attempts and results tables of a file written before schema version 3.
+/// Moves aside the attempts and results tables of a file written before schema version 3,
+/// for the schema to create them anew and [`refill_store`] to copy the rows over.
 ///
 /// Version 2 kept attempts in a `WITHOUT ROWID` table keyed by `(record_id, attempt)`:
 /// such a table stores whole rows in its interior pages too, and with rows of about
 /// 500 bytes every attempt stored rewrote three pages on average (measured from the WAL
 /// of a 1 000-provider drain). Results had a primary key on `record_id`, one more page
-/// scattered over the key space per success. Runs before the schema is created, so the
-/// new shapes are in place when it runs; a file in the new shape is left alone.
-fn migrate_store(conn: &Connection) -> rusqlite::Result<()> {
+/// scattered over the key space per success. A file in the new shape is left alone.
+fn set_aside_store(conn: &Connection) -> rusqlite::Result<()> {
     let shape = |table: &str| -> rusqlite::Result<Option<String>> {
         conn.query_row(
             "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
@@ -143,45 +143,56 @@ fn migrate_store(conn: &Connection) -> rusqlite::Result<()> {
     };
     let old_attempts = shape("attempts")?.is_some_and(|sql| sql.contains("WITHOUT ROWID"));
     let old_results = shape("results")?.is_some_and(|sql| !sql.contains("id INTEGER PRIMARY KEY"));
-    if !old_attempts && !old_results {
-        return Ok(());
-    }
     let mut steps = String::from("BEGIN IMMEDIATE;");
     if old_attempts {
-        steps.push_str(
-            "CREATE TABLE attempts_v3 (
-                 id INTEGER PRIMARY KEY,
-                 record_id TEXT NOT NULL,
-                 attempt INTEGER NOT NULL,
-                 started_at INTEGER NOT NULL,
-                 event TEXT NOT NULL
-             );
-             INSERT INTO attempts_v3 (record_id, attempt, started_at, event)
-                 SELECT record_id, attempt, started_at, event FROM attempts ORDER BY record_id, attempt;
-             DROP TABLE attempts;
-             ALTER TABLE attempts_v3 RENAME TO attempts;",
-        );
+        steps.push_str("ALTER TABLE attempts RENAME TO attempts_v2;");
     }
     if old_results {
         steps.push_str(
-            "ALTER TABLE records ADD COLUMN result_id INTEGER;
-             CREATE TABLE results_v3 (
-                 id INTEGER PRIMARY KEY,
-                 record_id TEXT NOT NULL,
-                 attempt INTEGER NOT NULL,
-                 status INTEGER NOT NULL,
-                 body TEXT NOT NULL,
-                 stored_at INTEGER NOT NULL
-             );
-             INSERT INTO results_v3 (record_id, attempt, status, body, stored_at)
-                 SELECT record_id, attempt, status, body, stored_at FROM results ORDER BY stored_at, record_id;
-             UPDATE records SET result_id = r.id FROM results_v3 AS r WHERE r.record_id = records.id;
-             DROP TABLE results;
-             ALTER TABLE results_v3 RENAME TO results;",
+            "ALTER TABLE results RENAME TO results_v2;
+             ALTER TABLE records ADD COLUMN result_id INTEGER;",
         );
     }
-    steps.push_str("COMMIT;");
-    conn.execute_batch(&steps)
+    if old_attempts || old_results {
+        steps.push_str("COMMIT;");
+        conn.execute_batch(&steps)?;
+    }
+    Ok(())
+}
+
+/// Copies the rows [`set_aside_store`] moved aside into the new tables, attempts in key
+/// order and each result's id into its record, then drops the old tables. A run stopped
+/// half way left the old tables in place, so the next open finishes it.
+fn refill_store(conn: &Connection) -> rusqlite::Result<()> {
+    let exists = |table: &str| -> rusqlite::Result<bool> {
+        conn.query_row(
+            "SELECT COUNT(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+            [table],
+            |r| r.get(0),
+        )
+    };
+    let mut steps = String::from("BEGIN IMMEDIATE;");
+    let (attempts, results) = (exists("attempts_v2")?, exists("results_v2")?);
+    if attempts {
+        steps.push_str(
+            "INSERT INTO attempts (record_id, attempt, started_at, event)
+                 SELECT record_id, attempt, started_at, event FROM attempts_v2 ORDER BY record_id, attempt;
+             DROP TABLE attempts_v2;",
+        );
+    }
+    if results {
+        steps.push_str(
+            "INSERT INTO results (record_id, attempt, status, body, stored_at)
+                 SELECT record_id, attempt, status, body, stored_at FROM results_v2 ORDER BY stored_at, record_id;
+             UPDATE records SET result_id = r.id FROM results AS r WHERE r.record_id = records.id;
+             DROP TABLE results_v2;",
+        );
+    }
+    if attempts || results {
+        steps.push_str("COMMIT;");
+        conn.execute_batch(&steps)?;
+    }
+    Ok(())
 }
 
 /// Tunables of the embedded backend.
@@ -478,8 +489,9 @@ impl Embedded {
                 found: v,
             });
         }
-        migrate_store(&conn).map_err(wrap)?;
+        set_aside_store(&conn).map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
+        refill_store(&conn).map_err(wrap)?;
         crate::api_schema::migrate(&conn).map_err(wrap)?;
         if found != Some(SCHEMA_VERSION) {
             conn.execute(
