@@ -52,6 +52,7 @@ figures="$(cargo run --locked --quiet --bin pacer -- bench --scenario plan --rec
 echo "$figures"
 require_keys plan "$figures" records plan_seconds release_seconds rss_mb db_mb
 kept="$(mktemp -d)"
+trap 'scripts/moto.sh stop >/dev/null 2>&1 || true; rm -rf "$kept"' EXIT
 figures="$(cargo run --locked --quiet --bin pacer -- bench --scenario drain --records 500 --providers 10 --keep-wal "$kept" --output json)"
 echo "$figures"
 require_keys drain "$figures" records seconds calls_per_second serial_bound_seconds efficiency \

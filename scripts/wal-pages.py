@@ -6,7 +6,7 @@ Usage:
     scripts/wal-pages.py /tmp/wal
 
 With background checkpoints off, the WAL holds every page image each commit wrote, in
-order. A commit writes each page it dirtied whole (4 KB), so frames per call is the cost
+order. A commit writes each page it dirtied whole (4 KB here), so frames per call is the cost
 the embedded backend's single writer pays per call, and the table or index owning those
 frames is what to cut. Pages are freed and reused as queue messages come and go, so the
 owner of a page number is not fixed: each frame is attributed by its own content (the
@@ -21,8 +21,6 @@ import struct
 import sys
 from pathlib import Path
 
-PAGE = 4096
-FRAME = 24 + PAGE
 WAL_HEADER = 32
 
 # (page kind, regex over the first cell's column types) -> name. Column types: t text,
@@ -74,17 +72,17 @@ def column_type(serial):
 
 
 def first_cell(page_no, page):
-    """(kind, column types, first text value) of the page's first cell."""
+    """(kind, column types) of the page's first cell."""
     base = 100 if page_no == 1 else 0
     kind = page[base]
     cells = struct.unpack(">H", page[base + 3 : base + 5])[0]
     if kind == 5:
-        return "table interior", "", b""
+        return "table interior", ""
     if kind not in (2, 10, 13):
-        return "free or overflow", "", b""
+        return "free or overflow", ""
     letter = "T" if kind == 13 else "I"
     if cells == 0:
-        return letter, "", b""
+        return letter, ""
     header = 8 if kind in (10, 13) else 12
     i = struct.unpack(">H", page[base + header : base + header + 2])[0]
     if kind == 2:
@@ -93,21 +91,18 @@ def first_cell(page_no, page):
     if kind == 13:
         _, i = varint(page, i)  # rowid
     header_len, j = varint(page, i)
-    types, first_text, body = [], b"", i + header_len
+    types = []
     while j < i + header_len:
         serial, j = varint(page, j)
         types.append(column_type(serial))
-        if len(types) == 1 and serial >= 13 and serial % 2:
-            first_text = page[body : body + (serial - 13) // 2]
-    return letter, "".join(types), first_text
+    return letter, "".join(types)
 
 
-def name_of(kind, types, first_text):
+def name_of(kind, types):
     if kind in ("table interior", "free or overflow"):
         return kind
     if kind == "I" and types == "ti":
-        # A ULID receipt is 26 characters; a record id is anything else.
-        return "queue_by_receipt (index)" if len(first_text) == 26 else "an autoindex on a text key"
+        return "an autoindex on a text key"
     for k, pattern, name in PATTERNS:
         if k == kind and re.fullmatch(pattern, types):
             return name
@@ -120,16 +115,17 @@ def main():
     kept = Path(sys.argv[1])
     run = json.loads((kept / "run.json").read_text())
     wal = kept / "bench-drain.db-wal"
-    start = max(WAL_HEADER, run["wal_offset_at_start"])
-    start = WAL_HEADER + (start - WAL_HEADER) // FRAME * FRAME
     calls = run["calls"] or 1
     frames, commits = collections.Counter(), 0
     with wal.open("rb") as f:
-        f.seek(start)
+        page_size = struct.unpack(">I", f.read(WAL_HEADER)[8:12])[0]
+        frame = 24 + page_size
+        start = max(WAL_HEADER, run["wal_offset_at_start"])
+        f.seek(WAL_HEADER + (start - WAL_HEADER) // frame * frame)
         while True:
             head = f.read(24)
-            page = f.read(PAGE)
-            if len(page) < PAGE:
+            page = f.read(page_size)
+            if len(page) < page_size:
                 break
             page_no, db_size = struct.unpack(">II", head[:8])
             commits += db_size != 0
@@ -138,7 +134,7 @@ def main():
             except (ValueError, IndexError, struct.error):
                 frames["unreadable"] += 1
     total = sum(frames.values())
-    print(f"{total} frames ({total * PAGE / 1e6:.0f} MB of pages) in {commits} commits for {calls} calls:")
+    print(f"{total} frames ({total * page_size / 1e6:.0f} MB of pages) in {commits} commits for {calls} calls:")
     print(f"{total / calls:.2f} page writes per call, {total / max(commits, 1):.1f} per commit\n")
     print(f"{'written pages of':44} {'frames':>9} {'per call':>9}")
     for name, n in frames.most_common():

@@ -2,7 +2,9 @@
 
 use pacer_core::ports::{ApiCaller, ApiPorts, Ports, RateGate};
 use pacer_core::{Clock, PortError};
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction};
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -38,26 +40,6 @@ CREATE INDEX IF NOT EXISTS records_due ON records(due_at) WHERE state IN ('sched
 CREATE INDEX IF NOT EXISTS records_stale ON records(updated_at) WHERE state IN ('queued', 'in_flight');
 CREATE INDEX IF NOT EXISTS records_pending_v2 ON records(provider, created_at, id) WHERE state = 'pending';
 DROP INDEX IF EXISTS records_pending;
--- Attempts and results are appended in arrival order, so a commit's new rows share the
--- table's last pages whatever their providers. Attempts are found by a small unique
--- index; a result by the id its record holds (`records.result_id`, written by the row
--- write that makes the record's final move), so storing one costs no index page.
-CREATE TABLE IF NOT EXISTS attempts (
-    id INTEGER PRIMARY KEY,
-    record_id TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    started_at INTEGER NOT NULL,
-    event TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS attempts_by_record ON attempts(record_id, attempt);
-CREATE TABLE IF NOT EXISTS results (
-    id INTEGER PRIMARY KEY,
-    record_id TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    status INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    stored_at INTEGER NOT NULL
-);
 CREATE TABLE IF NOT EXISTS providers (id TEXT PRIMARY KEY, settings TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (
     provider TEXT PRIMARY KEY,
@@ -124,75 +106,100 @@ CREATE INDEX IF NOT EXISTS history_by_record ON history(record_id, at);
 CREATE TABLE IF NOT EXISTS control (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 "#;
 
-/// Moves aside the attempts and results tables of a file written before schema version 3,
-/// for the schema to create them anew and [`refill_store`] to copy the rows over.
+/// The attempts and results tables, created with the schema and by [`migrate_store`].
+const STORE_TABLES: &str = r#"
+-- Attempts and results are appended in arrival order, so a commit's new rows share the
+-- table's last pages whatever their providers. Attempts are found by a small unique
+-- index; a result by the id its record holds (`records.result_id`, written by the row
+-- write that makes the record's final move), so storing one costs no index page.
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY,
+    record_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    event TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS attempts_by_record ON attempts(record_id, attempt);
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY,
+    record_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    stored_at INTEGER NOT NULL
+);
+"#;
+
+/// Rebuilds the attempts and results tables of a file written before schema version 3,
+/// in one transaction that also records the new version: a crash leaves the file as it
+/// was, and a second process opening it meanwhile waits, then finds it migrated.
 ///
 /// Version 2 kept attempts in a `WITHOUT ROWID` table keyed by `(record_id, attempt)`:
 /// such a table stores whole rows in its interior pages too, and with rows of about
 /// 500 bytes every attempt stored rewrote three pages on average (measured from the WAL
 /// of a 1 000-provider drain). Results had a primary key on `record_id`, one more page
 /// scattered over the key space per success. A file in the new shape is left alone.
-fn set_aside_store(conn: &Connection) -> rusqlite::Result<()> {
-    let shape = |table: &str| -> rusqlite::Result<Option<String>> {
-        conn.query_row(
-            "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
-            [table],
-            |r| r.get(0),
-        )
-        .optional()
-    };
-    let old_attempts = shape("attempts")?.is_some_and(|sql| sql.contains("WITHOUT ROWID"));
-    let old_results = shape("results")?.is_some_and(|sql| !sql.contains("id INTEGER PRIMARY KEY"));
-    let mut steps = String::from("BEGIN IMMEDIATE;");
-    if old_attempts {
-        steps.push_str("ALTER TABLE attempts RENAME TO attempts_v2;");
-    }
-    if old_results {
-        steps.push_str(
-            "ALTER TABLE results RENAME TO results_v2;
-             ALTER TABLE records ADD COLUMN result_id INTEGER;",
-        );
-    }
-    if old_attempts || old_results {
-        steps.push_str("COMMIT;");
-        conn.execute_batch(&steps)?;
-    }
-    Ok(())
-}
-
-/// Copies the rows [`set_aside_store`] moved aside into the new tables, attempts in key
-/// order and each result's id into its record, then drops the old tables. A run stopped
-/// half way left the old tables in place, so the next open finishes it.
-fn refill_store(conn: &Connection) -> rusqlite::Result<()> {
-    let exists = |table: &str| -> rusqlite::Result<bool> {
-        conn.query_row(
-            "SELECT COUNT(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
-            [table],
-            |r| r.get(0),
-        )
-    };
-    let mut steps = String::from("BEGIN IMMEDIATE;");
-    let (attempts, results) = (exists("attempts_v2")?, exists("results_v2")?);
-    if attempts {
-        steps.push_str(
-            "INSERT INTO attempts (record_id, attempt, started_at, event)
-                 SELECT record_id, attempt, started_at, event FROM attempts_v2 ORDER BY record_id, attempt;
-             DROP TABLE attempts_v2;",
-        );
-    }
-    if results {
-        steps.push_str(
-            "INSERT INTO results (record_id, attempt, status, body, stored_at)
-                 SELECT record_id, attempt, status, body, stored_at FROM results_v2 ORDER BY stored_at, record_id;
-             UPDATE records SET result_id = r.id FROM results AS r WHERE r.record_id = records.id;
-             DROP TABLE results_v2;",
-        );
-    }
-    if attempts || results {
-        steps.push_str("COMMIT;");
-        conn.execute_batch(&steps)?;
-    }
-    Ok(())
+fn migrate_store(conn: &Connection) -> rusqlite::Result<()> {
+    // The copy's statement journal and sorts may be as large as the tables: on disk.
+    conn.execute_batch("PRAGMA temp_store = FILE")?;
+    let migrated = (|| {
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        let shape = |table: &str| -> rusqlite::Result<Option<String>> {
+            tx.query_row(
+                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .optional()
+        };
+        let old_attempts = shape("attempts")?.is_some_and(|sql| sql.contains("WITHOUT ROWID"));
+        let old_results =
+            shape("results")?.is_some_and(|sql| !sql.contains("id INTEGER PRIMARY KEY"));
+        let no_result_id = shape("records")?.is_some()
+            && !tx.query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('records') WHERE name = 'result_id'",
+                [],
+                |r| r.get::<_, bool>(0),
+            )?;
+        if !(old_attempts || old_results || no_result_id) {
+            return Ok(());
+        }
+        let mut steps = String::new();
+        if old_attempts {
+            steps.push_str("ALTER TABLE attempts RENAME TO attempts_v2;");
+        }
+        if old_results {
+            steps.push_str("ALTER TABLE results RENAME TO results_v2;");
+        }
+        if no_result_id {
+            steps.push_str("ALTER TABLE records ADD COLUMN result_id INTEGER;");
+        }
+        steps.push_str(STORE_TABLES);
+        if old_attempts {
+            steps.push_str(
+                "INSERT INTO attempts (record_id, attempt, started_at, event)
+                     SELECT record_id, attempt, started_at, event FROM attempts_v2;
+                 DROP TABLE attempts_v2;",
+            );
+        }
+        if old_results {
+            steps.push_str(
+                "INSERT INTO results (record_id, attempt, status, body, stored_at)
+                     SELECT record_id, attempt, status, body, stored_at FROM results_v2;
+                 UPDATE records SET result_id = r.id FROM results AS r WHERE r.record_id = records.id;
+                 DROP TABLE results_v2;",
+            );
+        }
+        tx.execute_batch(&steps)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [SCHEMA_VERSION.to_string()],
+        )?;
+        tx.commit()
+    })();
+    conn.execute_batch("PRAGMA temp_store = MEMORY")?;
+    migrated
 }
 
 /// Tunables of the embedded backend.
@@ -489,9 +496,9 @@ impl Embedded {
                 found: v,
             });
         }
-        set_aside_store(&conn).map_err(wrap)?;
+        migrate_store(&conn).map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
-        refill_store(&conn).map_err(wrap)?;
+        conn.execute_batch(STORE_TABLES).map_err(wrap)?;
         crate::api_schema::migrate(&conn).map_err(wrap)?;
         if found != Some(SCHEMA_VERSION) {
             conn.execute(

@@ -128,14 +128,12 @@ fn outcome(id: &str, attempt: u32, next: NextState, at: Timestamp) -> OutcomeEve
     }
 }
 
-#[tokio::test]
-async fn a_version_2_file_keeps_its_attempts_and_results_when_the_tables_are_rebuilt() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let path = dir.path().join("v2.db");
-    let clock = Arc::new(ManualClock::default());
+/// Writes a file the way version 2 left it: records r1 (two attempts, the second a
+/// success with its result) and r2 (one attempt), in the old attempts and results tables.
+async fn version_2_file(path: &Path, clock: &Arc<ManualClock>) {
     let now = clock.now();
     {
-        let store = Embedded::open(&path, Arc::clone(&clock) as _, EmbeddedOptions::default())
+        let store = Embedded::open(path, Arc::clone(clock) as _, EmbeddedOptions::default())
             .expect("create");
         let new = |id: &str| NewRecord {
             id: RecordId::new(id).expect("record id"),
@@ -148,7 +146,7 @@ async fn a_version_2_file_keeps_its_attempts_and_results_when_the_tables_are_reb
             .await
             .expect("insert");
         let in_flight = |attempt: u32| {
-            let conn = Connection::open(&path).expect("open");
+            let conn = Connection::open(path).expect("open");
             conn.execute(
                 "UPDATE records SET state = 'in_flight', attempt = ?1",
                 [attempt],
@@ -172,7 +170,7 @@ async fn a_version_2_file_keeps_its_attempts_and_results_when_the_tables_are_reb
     }
     {
         // Put the tables back the way version 2 kept them.
-        let conn = Connection::open(&path).expect("open");
+        let conn = Connection::open(path).expect("open");
         conn.execute_batch(
             "CREATE TABLE attempts_v2 (
                  record_id TEXT NOT NULL,
@@ -199,6 +197,15 @@ async fn a_version_2_file_keeps_its_attempts_and_results_when_the_tables_are_reb
         )
         .expect("version 2 file");
     }
+}
+
+#[tokio::test]
+async fn a_version_2_file_keeps_its_attempts_and_results_when_the_tables_are_rebuilt() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("v2.db");
+    let clock = Arc::new(ManualClock::default());
+    let now = clock.now();
+    version_2_file(&path, &clock).await;
     let store = open(&path).expect("migrate");
     let r1 = RecordId::new("r1").expect("record id");
     let r2 = RecordId::new("r2").expect("record id");
@@ -243,4 +250,39 @@ async fn a_version_2_file_keeps_its_attempts_and_results_when_the_tables_are_reb
         .expect("shape");
     assert_eq!(without_rowid, 0);
     drop(open(&path).expect("a second open changes nothing"));
+}
+
+#[tokio::test]
+async fn a_migration_that_fails_half_way_leaves_the_version_2_file_as_it_was() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("v2.db");
+    let clock = Arc::new(ManualClock::default());
+    version_2_file(&path, &clock).await;
+    // Fails the migration's last step, after the attempts were copied and the old
+    // tables dropped.
+    Connection::open(&path)
+        .expect("open")
+        .execute_batch(
+            "CREATE TRIGGER stop_migration BEFORE UPDATE ON records BEGIN SELECT RAISE(ABORT, 'in the way'); END;",
+        )
+        .expect("obstacle");
+    assert!(open(&path).is_err(), "the migration had to fail");
+    let conn = Connection::open(&path).expect("reopen");
+    assert_eq!(schema_version(&conn), 2);
+    let (attempts_sql, attempts): (String, i64) = conn
+        .query_row(
+            "SELECT (SELECT sql FROM sqlite_schema WHERE name = 'attempts'), (SELECT COUNT(*) FROM attempts)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("attempts");
+    assert!(attempts_sql.contains("WITHOUT ROWID"), "{attempts_sql}");
+    assert_eq!(attempts, 3);
+    conn.execute_batch("DROP TRIGGER stop_migration")
+        .expect("clear the way");
+    drop(conn);
+    let store = open(&path).expect("migrate");
+    let r1 = RecordId::new("r1").expect("record id");
+    assert_eq!(store.attempts(&r1).await.expect("attempts").len(), 2);
+    assert!(store.result(&r1).await.expect("result").is_some());
 }
