@@ -17,12 +17,16 @@ fn open(path: &Path) -> Result<Embedded, OpenError> {
 }
 
 fn schema_version(conn: &Connection) -> i64 {
-    conn.query_row(
+    count(
+        conn,
         "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'",
-        [],
-        |r| r.get(0),
     )
-    .expect("schema version")
+}
+
+/// The single integer `sql` answers.
+fn count(conn: &Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 #[test]
@@ -43,13 +47,10 @@ fn a_file_from_a_newer_pacer_is_refused_before_anything_is_created_in_it() {
         Ok(_) => panic!("a newer file was opened"),
     }
     let conn = Connection::open(&path).expect("reopen");
-    let tables: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'records'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("tables");
+    let tables = count(
+        &conn,
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'records'",
+    );
     assert_eq!(tables, 0, "the refused file was changed");
 }
 
@@ -79,13 +80,10 @@ fn a_version_1_file_loses_the_feed_unique_index_and_keeps_its_entries_and_number
     drop(open(&path).expect("migrate"));
     let conn = Connection::open(&path).expect("reopen");
     assert_eq!(schema_version(&conn), 3);
-    let unique: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM pragma_index_list('feed') WHERE \"unique\" = 1",
-            [],
-            |r| r.get(0),
-        )
-        .expect("indexes");
+    let unique = count(
+        &conn,
+        "SELECT COUNT(*) FROM pragma_index_list('feed') WHERE \"unique\" = 1",
+    );
     assert_eq!(unique, 0);
     let entries: Vec<(i64, String)> = conn
         .prepare("SELECT seq, record_id FROM feed ORDER BY seq")
@@ -241,13 +239,10 @@ async fn a_version_2_file_keeps_its_attempts_and_results_when_the_tables_are_reb
     drop(store);
     let conn = Connection::open(&path).expect("reopen");
     assert_eq!(schema_version(&conn), 3);
-    let without_rowid: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'attempts' AND sql LIKE '%WITHOUT ROWID%'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("shape");
+    let without_rowid = count(
+        &conn,
+        "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'attempts' AND sql LIKE '%WITHOUT ROWID%'",
+    );
     assert_eq!(without_rowid, 0);
     drop(open(&path).expect("a second open changes nothing"));
 }
