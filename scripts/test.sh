@@ -56,7 +56,7 @@ trap 'scripts/moto.sh stop >/dev/null 2>&1 || true; rm -rf "$kept"' EXIT
 figures="$(cargo run --locked --quiet --bin pacer -- bench --scenario drain --records 500 --providers 10 --keep-wal "$kept" --output json)"
 echo "$figures"
 require_keys drain "$figures" records seconds calls_per_second serial_bound_seconds efficiency \
-  nominal_efficiency gap_p50_ms gap_p99_ms overlaps
+  nominal_efficiency gap_p50_ms gap_p99_ms overlaps window_ms
 grep -q '"overlaps": 0' <<<"$figures" || { echo "drain saw overlapping calls"; exit 1; }
 pages="$(python3 scripts/wal-pages.py "$kept")"
 rm -rf "$kept"

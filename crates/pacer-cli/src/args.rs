@@ -415,6 +415,11 @@ pub struct BenchArgs {
     /// Fixed mock API latency per call (drain).
     #[arg(long, default_value = "20ms", value_parser = parse_duration)]
     pub latency: Duration,
+    /// Drain: the window the records are planned over. The default, 1 ms, makes every
+    /// record due in the same millisecond; a longer one (still far too short for the
+    /// load) spreads each provider's due times, so providers interleave in the queue.
+    #[arg(long, default_value = "1ms", value_parser = parse_duration)]
+    pub window: Duration,
     /// Messages of one provider per receive (drain; `pacer run` takes 25).
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub group_batch: u16,

@@ -4,8 +4,9 @@
 //! - `plan`: N records (default 1 000 000) across P providers (default 1 000, Zipf-skewed)
 //!   from pending to scheduled, then every one released into the work queue.
 //! - `drain`: N records (default 100 000) spread evenly over P providers (default 100)
-//!   against the mock API with a fixed latency and a window far too short, so every
-//!   provider runs back to back: how close pacer comes to the serial bound.
+//!   against the mock API with a fixed latency and a window far too short (`--window`,
+//!   default 1 ms), so every provider runs back to back: how close pacer comes to the
+//!   serial bound.
 
 use crate::args::{BenchArgs, Output, Scenario};
 use anyhow::Context as _;
@@ -162,10 +163,18 @@ async fn drain_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
     seed(&ports, &sizes, &|p| api.base_url_for(p)).await?;
     let plan = PlanRequest {
         start: ports.clock.now(),
-        window: Duration::from_millis(1),
+        window: args.window,
         global_rate: None,
     };
-    services::plan_window(&ports, &plan).await?;
+    let planned = services::plan_window(&ports, &plan).await?;
+    // The drain waits for every record's outcome: one carried over would never come.
+    anyhow::ensure!(
+        planned.carried_over == 0,
+        "--window {}: {} of {records} records do not fit it and would be carried over; \
+         give a longer window",
+        humantime::format_duration(args.window),
+        planned.carried_over
+    );
     let runtime = RuntimeConfig {
         workers: providers as usize + 8,
         visibility: Duration::from_secs(600),
@@ -243,6 +252,7 @@ async fn drain_scenario(args: &BenchArgs, dir: &Path) -> anyhow::Result<Value> {
         "records": records,
         "providers": providers,
         "latency_ms": latency.as_secs_f64() * 1000.0,
+        "window_ms": args.window.as_secs_f64() * 1000.0,
         "calls": seen.calls.len(),
         "seconds": seconds,
         "calls_per_second": seen.calls.len() as f64 / seconds,
