@@ -170,6 +170,12 @@ async fn import_reports_each_bad_line_and_keeps_the_good_ones() {
             lines("acme", 3)
         ),
     );
+    // Line 8 is not UTF-8 (a Latin-1 "é"): rejected alone, the rest still imported.
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.extend_from_slice(
+        b"{\"id\":\"caf\xe9\",\"provider\":\"acme\",\"request\":{\"path\":\"/x\"}}\n",
+    );
+    std::fs::write(&file, bytes).unwrap();
     let out = cli.run(&[
         "--config",
         cfg.to_str().unwrap(),
@@ -178,6 +184,11 @@ async fn import_reports_each_bad_line_and_keeps_the_good_ones() {
         file.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 8: (line): not valid UTF-8 (at byte 11)"),
+        "{}",
+        stderr(&out)
+    );
     let err = stderr(&out);
     assert!(err.contains("line 4: (line): not valid JSON"), "{err}");
     assert!(
@@ -203,7 +214,7 @@ async fn import_reports_each_bad_line_and_keeps_the_good_ones() {
     ]);
     assert_eq!(out.status.code(), Some(3));
     let again: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(again["rejected"].as_array().unwrap().len(), 4);
+    assert_eq!(again["rejected"].as_array().unwrap().len(), 5);
     assert_eq!(
         (again["imported"].as_u64(), again["duplicates"].as_u64()),
         (Some(0), Some(3))

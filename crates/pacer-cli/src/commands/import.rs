@@ -41,11 +41,19 @@ pub async fn import_from(
     known: &BTreeSet<String>,
 ) -> anyhow::Result<ImportSummary> {
     let mut lines = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
+    // Bytes, not `lines()`: one line that is not UTF-8 is rejected with its number
+    // instead of failing the whole file.
+    for (i, line) in reader.split(b'\n').enumerate() {
         let line = line?;
-        if !line.trim().is_empty() {
-            lines.push((i + 1, NewRecord::parse_json_line(&line)));
-        }
+        let parsed = match std::str::from_utf8(&line) {
+            Ok(text) if text.trim().is_empty() => continue,
+            Ok(text) => NewRecord::parse_json_line(text.trim_end_matches('\r')),
+            Err(e) => Err(pacer_core::record::InvalidRecord {
+                field: "(line)".into(),
+                problem: format!("not valid UTF-8 (at byte {})", e.valid_up_to() + 1),
+            }),
+        };
+        lines.push((i + 1, parsed));
     }
     import_parsed(ports, lines, known).await
 }
