@@ -73,7 +73,9 @@ pub enum Faults {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Seed records, run a whole window against a local mock API, and summarise.
+    /// Seed records, run a whole window against a local mock API, and summarise. The
+    /// database is a temporary file removed at the end, unless `--db FILE` names one (which
+    /// must not exist yet) to keep and inspect with `status` and `trace`.
     ///
     /// Example: `pacer demo --records 2000 --providers 10 --window 20s --faults harsh --report out.json`
     Demo(DemoArgs),
@@ -465,9 +467,6 @@ pub struct DemoArgs {
     /// Seed for the mock API's faults.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Use the global `--db` file instead of a fresh temporary one (it must not exist yet).
-    #[arg(long)]
-    pub keep_db: bool,
 }
 
 /// `pacer run`.

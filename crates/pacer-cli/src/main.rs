@@ -46,7 +46,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    match runtime.block_on(dispatch(cli, db_given)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -97,6 +97,16 @@ impl Opened {
     }
 }
 
+/// Removes an embedded database file with its WAL and shared-memory files; a file that is
+/// already gone is not an error.
+fn remove_database(db: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = db.as_os_str().to_owned();
+        path.push(suffix);
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// Why a command cannot run on AWS, and what to do instead.
 fn embedded_only(command: &str) -> anyhow::Error {
     anyhow::anyhow!(
@@ -114,24 +124,30 @@ const RUN_ON_AWS: &str = "`pacer run` is the local runtime of the embedded backe
      `pacer plan` to plan now, `pacer schedule run-now` to release what is due, \
      `pacer schedule pause|resume` to stop or restart, and `pacer status` to watch";
 
-async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn dispatch(cli: Cli, db_given: bool) -> anyhow::Result<ExitCode> {
     if let Command::Bench(args) = &cli.command {
         pacer_cli::bench::run(args).await?;
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Demo(args) = &cli.command {
-        let db = if args.keep_db {
+        // A database named with --db is the user's to inspect afterwards; without one the
+        // demo works on a temporary file and leaves nothing behind.
+        if db_given {
             if cli.db.exists() {
                 anyhow::bail!(
                     "{} already exists; the demo seeds a fresh database: pick another --db",
                     cli.db.display()
                 );
             }
-            cli.db.clone()
+            demo::run(cli.db.clone(), args).await?;
+            let db = cli.db.display();
+            println!("database: {db} (try `pacer --db {db} status` or `pacer --db {db} trace ID`)");
         } else {
-            std::env::temp_dir().join(format!("pacer-demo-{}.db", std::process::id()))
-        };
-        demo::run(db, args).await?;
+            let db = std::env::temp_dir().join(format!("pacer-demo-{}.db", std::process::id()));
+            let ran = demo::run(db.clone(), args).await;
+            remove_database(&db);
+            ran?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let config = cli.config.as_deref().map(Config::load).transpose()?;

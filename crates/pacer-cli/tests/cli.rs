@@ -155,6 +155,57 @@ fn the_demo_runs_with_no_overlap_and_no_loss_and_writes_its_report_and_timeline(
     );
     let html = std::fs::read_to_string(cli.path("t.html")).unwrap();
     assert!(html.contains("<svg") && html.matches("<rect").count() >= 300);
+
+    // The database it was given (PACER_DB here) is kept, and tells the same story.
+    let status = cli.json(&["status", "--output", "json"]);
+    assert_eq!(status["records"], 300, "{status}");
+    assert_eq!(status["by_state"]["failed"], report["failed"], "{status}");
+    assert_eq!(status["by_provider"].as_object().unwrap().len(), 4);
+    let trace = cli.json(&["trace", "provider-01-0000000", "--output", "json"]);
+    assert_eq!(trace["id"], "provider-01-0000000");
+    assert_eq!(trace["provider"], "provider-01");
+    assert!(!trace["attempts"].as_array().unwrap().is_empty(), "{trace}");
+
+    // Running it again on the same database would mix two demos: refused.
+    let again = cli.run(&["demo", "--records", "10", "--window", "1s"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn the_demo_without_a_database_leaves_no_file_behind() {
+    let cli = Cli::new();
+    let tmp = cli.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pacer"))
+        .args([
+            "demo",
+            "--records",
+            "40",
+            "--providers",
+            "2",
+            "--window",
+            "1s",
+        ])
+        .args(["--faults", "none", "--timeline", "t.html"])
+        .env_remove("PACER_DB")
+        .env("TMPDIR", &tmp)
+        .current_dir(cli.dir.path())
+        .output()
+        .expect("run pacer");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(tmp.to_str().unwrap()),
+        "the demo did not use TMPDIR: {}",
+        stderr(&out)
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(!cli.path("pacer.db").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
