@@ -3,14 +3,14 @@
 
 use pacer_cli::drive::{run_window, Ended, StopWhen};
 use pacer_cli::summary::{summarise, Summary};
-use pacer_core::ports::{Ports, Unlimited};
+use pacer_core::ports::{Ports, RateGate, Unlimited};
 use pacer_core::provider::ProviderSettings;
 use pacer_core::record::{ApiRequest, HttpMethod, NewRecord};
 use pacer_core::services::PlanRequest;
 use pacer_core::{ProviderId, RecordId, SystemClock};
 use pacer_embedded::{Embedded, EmbeddedOptions};
 use pacer_http::HttpCaller;
-use pacer_local::RuntimeConfig;
+use pacer_local::{GovernorGate, RuntimeConfig};
 use pacer_testkit::mock_api::{MockApi, MockConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,6 +30,8 @@ pub struct Pipeline {
     pub ports: Ports,
     /// Records seeded so far.
     pub seeded: u64,
+    /// The global call-rate cap of the gate every call passes (calls/s), if any.
+    pub global_rate: Option<f64>,
 }
 
 /// Fast settings for tests: short timeouts and backoffs.
@@ -62,10 +64,16 @@ pub fn test_runtime() -> RuntimeConfig {
 impl Pipeline {
     /// A fresh pipeline with the mock API configured by `mock`.
     pub async fn new(mock: MockConfig) -> Self {
+        Self::with_global_rate(mock, None).await
+    }
+
+    /// A fresh pipeline whose calls pass a global rate gate of `global_rate` calls/s.
+    /// The plan is not told of the cap, so the gate alone holds it.
+    pub async fn with_global_rate(mock: MockConfig, global_rate: Option<f64>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("pacer.db");
         let api = MockApi::start(mock).await.expect("mock API starts");
-        let (embedded, ports) = open(&db);
+        let (embedded, ports) = open(&db, global_rate);
         Self {
             dir,
             db,
@@ -73,12 +81,13 @@ impl Pipeline {
             embedded,
             ports,
             seeded: 0,
+            global_rate,
         }
     }
 
     /// Re-opens the database as a restarted process would.
     pub fn reopen(&mut self) {
-        let (embedded, ports) = open(&self.db);
+        let (embedded, ports) = open(&self.db, self.global_rate);
         self.embedded = embedded;
         self.ports = ports;
     }
@@ -169,10 +178,14 @@ impl Pipeline {
     }
 }
 
-fn open(db: &std::path::Path) -> (Embedded, Ports) {
+fn open(db: &std::path::Path, global_rate: Option<f64>) -> (Embedded, Ports) {
     let embedded =
         Embedded::open(db, Arc::new(SystemClock), EmbeddedOptions::default()).expect("open db");
     let caller = HttpCaller::new(8).expect("http client");
-    let ports = embedded.ports(Arc::new(caller), Arc::new(Unlimited));
+    let gate: Arc<dyn RateGate> = match global_rate {
+        Some(rate) => Arc::new(GovernorGate::new(rate).expect("a usable rate")),
+        None => Arc::new(Unlimited),
+    };
+    let ports = embedded.ports(Arc::new(caller), gate);
     (embedded, ports)
 }

@@ -246,6 +246,47 @@ async fn retry_after_is_honoured_between_calls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_rate_cap_holds_across_providers_even_when_the_plan_ignores_it() {
+    // Three providers with no minimum interval and a window of 100 ms would call at
+    // once; the plan is not told of the cap, so only the call-time gate can hold it.
+    // 12.5/s is a fraction on purpose: rounded to 13/s the spans below come out short.
+    let rate = 12.5;
+    let mut p = Pipeline::with_global_rate(MockConfig::none(), Some(rate)).await;
+    for name in ["one", "two", "three"] {
+        p.provider(name, |s| s.min_interval = Duration::ZERO).await;
+        p.seed(name, 10, None).await;
+    }
+    let ended = p
+        .run(
+            Duration::from_millis(100),
+            test_runtime(),
+            Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(ended, Ended::Idle);
+    let seen = p.api.observations();
+    assert_eq!(seen.calls.len(), 30);
+    assert_eq!(seen.overlaps(), 0);
+    let mut starts: Vec<u64> = seen.calls.iter().map(|c| c.started_at).collect();
+    starts.sort_unstable();
+    // Any k + 1 consecutive call starts span at least k periods (80 ms each), less a
+    // few milliseconds for the way from the gate to the API.
+    let period_us = (1e6 / rate) as u64;
+    let slack_us = 15_000;
+    for k in [1usize, 5, 29] {
+        for w in starts.windows(k + 1) {
+            let span = w[k] - w[0];
+            assert!(
+                span + slack_us >= k as u64 * period_us,
+                "{} calls started within {span} µs; a cap of {rate}/s needs {} µs",
+                k + 1,
+                k as u64 * period_us
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_deliveries_and_duplicate_outcomes_are_harmless() {
     let mut p = Pipeline::new(MockConfig::none()).await;
     p.provider("acme", |_| {}).await;

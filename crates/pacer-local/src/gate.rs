@@ -2,7 +2,6 @@
 
 use governor::{DefaultDirectRateLimiter, Quota};
 use pacer_core::ports::RateGate;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 /// A token bucket shared by every worker of this process.
@@ -18,12 +17,11 @@ impl GovernorGate {
         if !(per_second.is_finite() && per_second > 0.0) {
             return None;
         }
-        let quota = if per_second >= 1.0 {
-            Quota::per_second(NonZeroU32::new(per_second.round() as u32)?)
-                .allow_burst(NonZeroU32::MIN)
-        } else {
-            Quota::with_period(Duration::from_secs_f64(1.0 / per_second))?
-        };
+        // One call per period, no burst: a rate of 12.5 must not round to 13 (or 0.4 to
+        // 0), so the period carries the fraction. Rates beyond one call per nanosecond
+        // are held to that.
+        let period = Duration::from_secs_f64(1.0 / per_second).max(Duration::from_nanos(1));
+        let quota = Quota::with_period(period)?;
         Some(Self {
             limiter: DefaultDirectRateLimiter::direct(quota),
         })
@@ -56,10 +54,28 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_fractional_rate_is_not_rounded_up() {
+        // 12.5/s is one call per 80 ms; rounded to 13/s it would be one per 77 ms.
+        let gate = GovernorGate::new(12.5).unwrap();
+        let start = std::time::Instant::now();
+        for _ in 0..11 {
+            gate.wait_turn().await;
+        }
+        assert!(
+            start.elapsed() >= Duration::from_millis(800),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
     #[test]
     fn refuses_nonsense_rates() {
         assert!(GovernorGate::new(0.0).is_none());
         assert!(GovernorGate::new(f64::NAN).is_none());
+        assert!(GovernorGate::new(f64::INFINITY).is_none());
+        assert!(GovernorGate::new(-1.0).is_none());
         assert!(GovernorGate::new(0.5).is_some());
+        assert!(GovernorGate::new(1e12).is_some());
     }
 }
