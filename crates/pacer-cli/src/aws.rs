@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use aws_config::SdkConfig;
 use clap::Args;
 use pacer_aws::{ApiResources, AwsResources};
+use pacer_lambda::config::DEFAULT_DUE_SHARDS;
 use std::collections::HashMap;
 
 /// Bad usage found after parsing (exit code 2), e.g. a missing resource name.
@@ -71,7 +72,15 @@ pub struct AwsArgs {
     /// SQS callbacks dead-letter queue URL.
     #[arg(long, global = true, env = "PACER_CALLBACKS_DLQ_URL")]
     pub callbacks_dlq_url: Option<String>,
+    /// Shards of the records table's due index: the stack's `DueShards` parameter. Read
+    /// from the stack's outputs with `--stack`; records written with another count would
+    /// land where the dispatcher never looks.
+    #[arg(long, global = true, env = "PACER_DUE_SHARDS", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub due_shards: Option<u16>,
 }
+
+/// The stack output holding the due index's shard count.
+pub const DUE_SHARDS_OUTPUT: &str = "DueShards";
 
 /// Every explicit-name flag (they conflict with `--stack`).
 const NAME_FLAGS: [&str; 16] = [
@@ -106,6 +115,8 @@ pub struct AwsTarget {
     pub plan_schedule: Option<String>,
     /// The release schedule, if known.
     pub release_schedule: Option<String>,
+    /// Shards of the records table's due index, as the deployed functions use them.
+    pub due_shards: u16,
 }
 
 /// One name: its value, its flag, its environment variable and its stack output.
@@ -226,15 +237,31 @@ impl AwsArgs {
 
     /// Whether any AWS flag was given (they only make sense with `--backend aws`).
     pub fn any_given(&self) -> bool {
-        self.stack.is_some() || self.names().iter().any(|n| n.value.is_some())
+        self.stack.is_some()
+            || self.due_shards.is_some()
+            || self.names().iter().any(|n| n.value.is_some())
+    }
+
+    /// Every stack output `--stack` reads, so a test can hold `template.yaml` to them.
+    pub fn stack_outputs_read() -> Vec<&'static str> {
+        let args = Self::default();
+        let mut outputs: Vec<_> = args.names().iter().map(|n| n.output).collect();
+        outputs.push(DUE_SHARDS_OUTPUT);
+        outputs
     }
 
     /// Resolves the names: from the stack's outputs, else from the flags; a missing name
     /// is a [`UsageError`] naming its flag and environment variable.
     pub async fn resolve(&self, sdk: &SdkConfig) -> anyhow::Result<AwsTarget> {
+        let mut due_shards = self.due_shards;
         let values: Vec<Option<String>> = match &self.stack {
             Some(stack) => {
                 let outputs = stack_outputs(sdk, stack).await?;
+                if let Some(shards) = outputs.get(DUE_SHARDS_OUTPUT) {
+                    due_shards = Some(shards.parse().ok().filter(|n| *n >= 1).with_context(|| {
+                        format!("stack {stack}: output {DUE_SHARDS_OUTPUT} = {shards:?} is not a shard count")
+                    })?);
+                }
                 let values: Vec<_> = self
                     .names()
                     .iter()
@@ -294,6 +321,7 @@ impl AwsArgs {
             },
             plan_schedule: values[10].clone(),
             release_schedule: values[11].clone(),
+            due_shards: due_shards.unwrap_or(DEFAULT_DUE_SHARDS),
         })
     }
 }

@@ -52,7 +52,10 @@ pub fn open_aws(
     let aws = pacer_aws::Aws::new(
         sdk,
         target.resources.clone(),
-        pacer_aws::AwsOptions::default(),
+        pacer_aws::AwsOptions {
+            due_shards: target.due_shards,
+            ..pacer_aws::AwsOptions::default()
+        },
         Arc::new(SystemClock),
     );
     let (caller, gate) = caller_and_gate(global_rate)?;

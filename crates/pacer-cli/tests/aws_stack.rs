@@ -8,6 +8,7 @@ use aws_sdk_cloudformation::types::StackStatus;
 use pacer_aws::provision::{provision, unique_prefix, ProvisionOptions};
 use pacer_aws::{Aws, AwsOptions, AwsResources};
 use pacer_core::ports::Unlimited;
+use pacer_core::Clock as _;
 use pacer_core::{ProviderId, RecordId, RecordState, SystemClock};
 use pacer_testkit::contract::UnusedCaller;
 use serde_json::{json, Value};
@@ -39,6 +40,7 @@ fn pacer(endpoint: &str, stack: &str) -> Command {
         "PACER_OUTCOMES_TOPIC_ARN",
         "PACER_PLAN_SCHEDULE",
         "PACER_RELEASE_SCHEDULE",
+        "PACER_DUE_SHARDS",
         "AWS_PROFILE",
         "AWS_SESSION_TOKEN",
     ] {
@@ -76,6 +78,9 @@ fn outputs(r: &AwsResources, plan: &str, release: &str) -> Value {
         ("OutcomesTopicArn", &r.outcomes_topic_arn),
         ("PlanScheduleName", plan),
         ("ReleaseScheduleName", release),
+        // Not the default of 16: records the CLI plans must land where a dispatcher
+        // reading four shards finds them.
+        ("DueShards", "4"),
     ];
     pairs
         .iter()
@@ -142,7 +147,7 @@ async fn stack_outputs_name_the_resources_every_command_uses() {
     create_stack(&sdk, &stack, outputs(&resources, &plan, &release)).await;
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let lines: String = (0..3)
+    let lines: String = (0..12)
         .map(|i| format!("{{\"id\":\"acme-{i}\",\"provider\":\"acme\",\"request\":{{\"method\":\"POST\",\"path\":\"/x\"}}}}\n"))
         .collect();
     std::fs::write(dir.path().join("in.jsonl"), lines).expect("write");
@@ -166,8 +171,8 @@ async fn stack_outputs_name_the_resources_every_command_uses() {
 
     // status reads the stack's tables and queues.
     let status = json_of(&run(&["status", "--output", "json"]));
-    assert_eq!(status["records"], 3, "{status}");
-    assert_eq!(status["by_state"]["pending"], 3, "{status}");
+    assert_eq!(status["records"], 12, "{status}");
+    assert_eq!(status["by_state"]["pending"], 12, "{status}");
     assert_eq!(status["schedule_paused"], false, "{status}");
     // schedule reads the stack's schedule names.
     let schedules = json_of(&run(&["schedule", "status", "--output", "json"]));
@@ -191,6 +196,33 @@ async fn stack_outputs_name_the_resources_every_command_uses() {
         Some((ProviderId::new("acme").expect("id"), RecordState::Pending))
     );
     assert!(named(&decoy).records.get(&id).await.expect("get").is_none());
+
+    // Planned from the CLI, every record is in one of the stack's four due shards: a
+    // dispatcher deployed with DueShards = 4 releases all twelve.
+    let planned = run(&["plan", "--window", "1s"]);
+    assert!(planned.status.success(), "{}", stderr(&planned));
+    let four_shards = Aws::new(
+        &sdk,
+        resources.clone(),
+        AwsOptions {
+            due_shards: 4,
+            ..AwsOptions::default()
+        },
+        Arc::new(SystemClock),
+    )
+    .ports(Arc::new(UnusedCaller), Arc::new(Unlimited));
+    let later = SystemClock.now().plus(std::time::Duration::from_secs(60));
+    let due = four_shards
+        .records
+        .due(later, later, 100)
+        .await
+        .expect("due");
+    assert_eq!(
+        due.len(),
+        12,
+        "found {:?}",
+        due.iter().map(|r| &r.id).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]

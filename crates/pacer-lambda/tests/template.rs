@@ -194,3 +194,23 @@ mod toml_like {
         out
     }
 }
+
+#[test]
+fn the_stack_outputs_name_everything_the_cli_reads_with_stack() {
+    let template = load_template();
+    let outputs = template["Outputs"].as_mapping().expect("Outputs");
+    let missing: Vec<&str> = pacer_cli::aws::AwsArgs::stack_outputs_read()
+        .into_iter()
+        .filter(|o| !outputs.contains_key(*o))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "`pacer --stack` reads outputs template.yaml does not declare: {missing:?}"
+    );
+    // The CLI must place records in the same due-index shards as the functions.
+    assert_eq!(
+        template["Outputs"]["DueShards"]["Value"],
+        template["Globals"]["Function"]["Environment"]["Variables"]["PACER_DUE_SHARDS"],
+        "the DueShards output and the functions' PACER_DUE_SHARDS differ"
+    );
+}
