@@ -3,6 +3,7 @@
 #
 #   scripts/moto.sh            start (or reuse) moto; print its endpoint on stdout
 #   scripts/moto.sh stop       stop the moto this script started
+#   scripts/moto.sh reset      forget every resource the running moto holds (POST /moto-api/reset)
 #
 # Idempotent: a moto already started by this script and still answering is reused.
 # moto is installed into the project-local virtualenv .venv (created if missing).
@@ -27,6 +28,14 @@ if [[ "${1:-start}" == "stop" ]]; then
     if kill -0 "$pid" 2>/dev/null; then kill "$pid" && log "stopped moto (pid $pid)"; fi
     rm -f "$state/pid" "$state/port"
   fi
+  exit 0
+fi
+
+if [[ "${1:-start}" == "reset" ]]; then
+  # A reused server still holds the resources of earlier runs, which slow its SQS down.
+  port="$(cat "$state/port" 2>/dev/null)" || { log "no moto started by this script to reset"; exit 1; }
+  curl -fsS -m 30 -o /dev/null -X POST "http://127.0.0.1:$port/moto-api/reset"
+  log "reset moto on 127.0.0.1:$port"
   exit 0
 fi
 

@@ -9,8 +9,9 @@
 #   scripts/test-aws.sh work_queue      # only the work-queue cases
 #
 # moto keeps running afterwards so repeated runs start fast; `scripts/moto.sh stop`
-# stops it. Each test provisions its own uniquely prefixed resources, so runs never
-# share state and nothing needs resetting.
+# stops it. Each test provisions its own uniquely prefixed resources, so tests never
+# share state; the server is reset first (POST /moto-api/reset) so a reused one starts
+# empty and its SQS is not slowed by earlier runs' queues.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +20,7 @@ if ! endpoint="$("$root/scripts/moto.sh")"; then
   exit 1
 fi
 echo "test-aws.sh: moto at $endpoint" >&2
+"$root/scripts/moto.sh" reset
 
 export PACER_TEST_AWS_ENDPOINT="$endpoint"
 # The SDK must never reach real AWS from a test, whatever the caller's environment says.

@@ -25,6 +25,9 @@ echo "ok"
 echo "== moto (AWS emulator) on 127.0.0.1"
 endpoint="$(scripts/moto.sh)"
 trap 'scripts/moto.sh stop >/dev/null 2>&1 || true' EXIT
+# Every test creates its resources under a unique prefix; the reset starts a reused
+# server empty, so earlier runs' queues do not slow this one down.
+scripts/moto.sh reset
 export PACER_TEST_AWS_ENDPOINT="$endpoint"
 # The SDK must never reach real AWS from a test, whatever the caller's environment says.
 export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=moto AWS_SECRET_ACCESS_KEY=moto AWS_REGION=us-east-1
