@@ -37,6 +37,10 @@ pub struct PlanInput {
     pub window: Duration,
     /// Cap on calls per second across all providers.
     pub global_rate: Option<f64>,
+    /// The stretch to apply instead of computing it from `global_rate`: a plan continued
+    /// for the providers an earlier run did not reach keeps that run's stretch, which
+    /// counted every provider's load.
+    pub global_stretch: Option<f64>,
     /// Every provider with records to plan.
     pub providers: Vec<ProviderLoad>,
 }
@@ -155,8 +159,9 @@ pub fn plan_window(input: &PlanInput) -> WindowPlan {
         })
         .collect();
     let rate_per_s: f64 = raw.iter().map(|(_, s, _)| 1e6 / s).sum();
-    let stretch = match input.global_rate {
-        Some(cap) if cap > 0.0 && rate_per_s > cap => rate_per_s / cap,
+    let stretch = match (input.global_stretch, input.global_rate) {
+        (Some(given), _) if given >= 1.0 => given,
+        (_, Some(cap)) if cap > 0.0 && rate_per_s > cap => rate_per_s / cap,
         _ => 1.0,
     };
     raw.sort_by(|a, b| a.0.provider.cmp(&b.0.provider));
@@ -218,6 +223,7 @@ mod tests {
             start: Timestamp::from_millis(0),
             window: Duration::from_secs(window_s),
             global_rate: rate,
+            global_stretch: None,
             providers,
         }
     }
@@ -269,6 +275,24 @@ mod tests {
         offsets.sort_unstable();
         offsets.dedup();
         assert!(offsets.len() >= 18, "offsets collide: {offsets:?}");
+    }
+
+    #[test]
+    fn a_given_stretch_replaces_the_computed_one() {
+        // Alone, "b" would fit under the cap unstretched; continued from a plan whose
+        // stretch counted "a" too, it keeps that stretch.
+        let alone = plan_window(&input(10, Some(15.0), vec![load("b", 100, 0)]));
+        assert_eq!(alone.global_stretch, 1.0);
+        let both = plan_window(&input(
+            10,
+            Some(15.0),
+            vec![load("a", 100, 0), load("b", 100, 0)],
+        ));
+        let mut continued = input(10, Some(15.0), vec![load("b", 100, 0)]);
+        continued.global_stretch = Some(both.global_stretch);
+        let continued = plan_window(&continued);
+        assert!(both.global_stretch > 1.0);
+        assert_eq!(continued.providers[0], both.providers[1]);
     }
 
     #[test]

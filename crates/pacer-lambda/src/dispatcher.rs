@@ -57,9 +57,13 @@ pub enum DispatchSummary {
         scheduled: u64,
         /// Records that do not fit the window, left pending.
         carried_over: u64,
+        /// The deadline came first: the release ticks apply the rest of the plan.
+        more: bool,
     },
     /// A release tick ran.
     Release {
+        /// Records scheduled first by the rest of a plan an earlier run left unfinished.
+        planned: u64,
         /// Messages newly enqueued.
         released: usize,
         /// Messages the queue dropped as duplicates.
@@ -102,14 +106,14 @@ pub async fn handle(
     invocation: &Invocation,
 ) -> Result<DispatchSummary, DispatchError> {
     let summary = match DispatchRequest::from_payload(payload)? {
-        DispatchRequest::Plan => plan(app).await,
+        DispatchRequest::Plan => plan(app, invocation).await,
         DispatchRequest::Release => release(app, invocation).await,
     }?;
     tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "dispatcher done");
     Ok(summary)
 }
 
-async fn plan(app: &App) -> Result<DispatchSummary, DispatchError> {
+async fn plan(app: &App, invocation: &Invocation) -> Result<DispatchSummary, DispatchError> {
     let ports = app.ports();
     let settings = app.settings();
     let request = PlanRequest {
@@ -117,7 +121,8 @@ async fn plan(app: &App) -> Result<DispatchSummary, DispatchError> {
         window: settings.window,
         global_rate: settings.global_rate,
     };
-    let report = services::plan_window(ports, &request)
+    let deadline = invocation.deadline.minus(settings.dispatcher_margin);
+    let report = services::plan_window_until(ports, &request, Some(deadline))
         .await
         .map_err(|source| DispatchError::Port {
             mode: "plan",
@@ -129,6 +134,7 @@ async fn plan(app: &App) -> Result<DispatchSummary, DispatchError> {
         providers: report.plan.providers.len(),
         scheduled: report.scheduled,
         carried_over: report.carried_over,
+        more: report.more,
     })
 }
 
@@ -146,9 +152,20 @@ async fn release(app: &App, invocation: &Invocation) -> Result<DispatchSummary, 
             false
         }
     };
+    let deadline = invocation.deadline.minus(app.settings().dispatcher_margin);
+    // A plan an earlier invocation could not finish goes first: its records are due
+    // from the window's start, paused or not (planning calls nothing).
+    let planned = services::continue_plan(ports, Some(deadline))
+        .await
+        .map_err(|source| DispatchError::Port {
+            mode: "plan",
+            source,
+        })?
+        .map_or(0, |r| r.scheduled);
     if paused {
         tracing::info!("schedule paused; nothing released");
         return Ok(DispatchSummary::Release {
+            planned,
             released: 0,
             deduplicated: 0,
             more: false,
@@ -156,7 +173,7 @@ async fn release(app: &App, invocation: &Invocation) -> Result<DispatchSummary, 
         });
     }
     let settings = ReleaseSettings {
-        deadline: Some(invocation.deadline.minus(app.settings().dispatcher_margin)),
+        deadline: Some(deadline),
         ..app.settings().release.clone()
     };
     let report = services::release_due(ports, &settings)
@@ -169,6 +186,7 @@ async fn release(app: &App, invocation: &Invocation) -> Result<DispatchSummary, 
         );
     }
     Ok(DispatchSummary::Release {
+        planned,
         released: report.released,
         deduplicated: report.deduplicated,
         more: report.more,

@@ -6,12 +6,14 @@
 mod common;
 
 use common::{
-    invocation, rid, sqs_event, Env, RESULTS_BATCH, SCHEDULER_PLAN, SCHEDULER_RELEASE, WORK_IDS,
+    invocation, new_record, rid, sqs_event, test_settings, Env, RESULTS_BATCH, SCHEDULER_PLAN,
+    SCHEDULER_RELEASE, WORK_IDS,
 };
 use pacer_core::ports::Claim;
+use pacer_core::provider::ProviderSettings;
 use pacer_core::{ProviderId, RecordState};
 use pacer_lambda::dispatcher::{self, DispatchError, DispatchSummary, SCHEDULE_KEY};
-use pacer_lambda::{results, Invocation};
+use pacer_lambda::{results, App, Invocation, Settings};
 use pacer_testkit::mock_api::MockConfig;
 use std::time::Duration;
 
@@ -133,8 +135,10 @@ async fn plan_then_release_sends_every_record_of_the_window() {
             providers,
             window_start,
             window_end,
+            more,
         } => {
             assert_eq!((scheduled, carried_over, providers), (4, 0, 2));
+            assert!(!more);
             assert_eq!(window_end.since(window_start), env.app.settings().window);
         }
         other => panic!("{other:?}"),
@@ -145,7 +149,7 @@ async fn plan_then_release_sends_every_record_of_the_window() {
         .expect("release");
     assert_eq!(
         serde_json::to_value(&release).expect("JSON"),
-        serde_json::json!({"mode": "release", "released": 4, "deduplicated": 0, "more": false, "paused": false})
+        serde_json::json!({"mode": "release", "planned": 0, "released": 4, "deduplicated": 0, "more": false, "paused": false})
     );
     for id in WORK_IDS {
         assert_eq!(state(&env, id).await, RecordState::Queued, "{id}");
@@ -179,6 +183,133 @@ async fn release_stops_at_the_deadline_and_leaves_the_rest_for_the_next_tick() {
         "{summary:?}"
     );
     assert_eq!(state(&env, "acme-0001").await, RecordState::Scheduled);
+}
+
+/// `big` (10 000 records, one whole planning step) and `small` (20 records), under a
+/// global cap that stretches both; an app planning an hour at 2 calls/s.
+async fn two_provider_env() -> (Env, App) {
+    let env = Env::new(MockConfig::none(), |p| p).await;
+    for (provider, n) in [("big", 10_000), ("small", 20)] {
+        let settings = ProviderSettings::with_defaults(
+            ProviderId::new(provider).expect("valid"),
+            env.api.base_url_for(provider),
+        );
+        env.ports()
+            .providers
+            .put_provider(&settings)
+            .await
+            .expect("put provider");
+        let records: Vec<_> = (0..n)
+            .map(|i| new_record(&format!("{provider}-{i:05}"), provider))
+            .collect();
+        env.ports()
+            .records
+            .insert(&records, env.ports().clock.now())
+            .await
+            .expect("insert");
+    }
+    let settings = Settings {
+        window: Duration::from_secs(3600),
+        global_rate: Some(2.0),
+        ..test_settings()
+    };
+    let app = App::new(env.ports().clone(), settings);
+    (env, app)
+}
+
+/// Each `small` record's due time, from the window's start.
+async fn small_offsets(env: &Env, start: pacer_core::Timestamp) -> Vec<Option<i64>> {
+    let mut offsets = Vec::new();
+    for i in 0..20 {
+        let r = env
+            .ports()
+            .records
+            .get(&rid(&format!("small-{i:05}")))
+            .await
+            .expect("get")
+            .expect("stored");
+        offsets.push(r.due_at.map(|d| d.as_millis() - start.as_millis()));
+    }
+    offsets
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_cut_short_by_the_deadline_is_finished_by_the_next_release_tick_as_planned() {
+    let (cut, cut_app) = two_provider_env().await;
+    let (whole, whole_app) = two_provider_env().await;
+    // Less time left than the dispatcher's margin: one step (all of `big`), then stop.
+    let late = Invocation {
+        request_id: "p1".into(),
+        deadline: cut.ports().clock.now().plus(Duration::from_secs(5)),
+    };
+    let DispatchSummary::Plan {
+        window_start: cut_start,
+        scheduled,
+        more,
+        ..
+    } = dispatcher::handle(&cut_app, &payload(SCHEDULER_PLAN), &late)
+        .await
+        .expect("plan")
+    else {
+        panic!("not a plan summary");
+    };
+    assert!(more, "the plan went past its deadline");
+    assert!(scheduled > 0 && scheduled <= 10_000, "{scheduled}");
+    let record = |env: &Env, id: &str| {
+        let ports = env.ports().clone();
+        let id = rid(id);
+        async move { ports.records.get(&id).await.expect("get").expect("stored") }
+    };
+    assert_eq!(
+        record(&cut, "big-00000").await.state,
+        RecordState::Scheduled
+    );
+    assert_eq!(
+        record(&cut, "small-00000").await.state,
+        RecordState::Pending
+    );
+
+    // The next release tick applies the rest, with the first run's window and stretch.
+    let tick = invocation(cut.ports(), "r1");
+    let DispatchSummary::Release { planned, .. } =
+        dispatcher::handle(&cut_app, &payload(SCHEDULER_RELEASE), &tick)
+            .await
+            .expect("release")
+    else {
+        panic!("not a release summary");
+    };
+    let continued = planned;
+    let DispatchSummary::Release { planned, .. } =
+        dispatcher::handle(&cut_app, &payload(SCHEDULER_RELEASE), &tick)
+            .await
+            .expect("release")
+    else {
+        panic!("not a release summary");
+    };
+    assert_eq!(planned, 0, "a finished plan is not applied again");
+
+    // The same as one uncut plan gives them.
+    let on_time = invocation(whole.ports(), "p2");
+    let DispatchSummary::Plan {
+        window_start: whole_start,
+        more,
+        ..
+    } = dispatcher::handle(&whole_app, &payload(SCHEDULER_PLAN), &on_time)
+        .await
+        .expect("plan")
+    else {
+        panic!("not a plan summary");
+    };
+    assert!(!more);
+    let (cut_small, whole_small) = (
+        small_offsets(&cut, cut_start).await,
+        small_offsets(&whole, whole_start).await,
+    );
+    // The cap carries some of `small` over in both; the rest are due at the same times.
+    let due = whole_small.iter().filter(|d| d.is_some()).count() as u64;
+    assert!(due > 0 && due < 20, "{whole_small:?}");
+    assert_eq!(continued, due);
+    assert_eq!(cut_small, whole_small);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,10 @@ pub use apply::{apply_outcomes, ApplyBatchReport};
 pub use callbacks::{deliver, deliver_due, CallbackSettings, DeliveryReport};
 pub use clients::{authenticate, register, AuthError, RegisterError};
 pub use feed::read_feed;
-pub use plan::{forecast, plan_window, PlanReport, PlanRequest};
+pub use plan::{
+    continue_plan, forecast, plan_window, plan_window_until, PlanReport, PlanRequest,
+    UNFINISHED_PLAN_KEY,
+};
 pub use release::{release_due, ReleaseReport, ReleaseSettings};
 pub use replay::{purge_dead_letters, replay_dead_letters, ReplayReport, Selection, Skipped};
 pub use submit::{submit, FieldError, SubmitError};

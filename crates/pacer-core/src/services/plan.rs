@@ -1,12 +1,22 @@
 //! Plan a window: give today's pending records their `due_at`.
 
 use crate::error::PortError;
-use crate::planner::{self, PlanInput, ProviderLoad, WindowPlan};
-use crate::ports::Ports;
+use crate::ids::ProviderId;
+use crate::planner::{self, PlanInput, ProviderLoad, ProviderPlan, WindowPlan};
+use crate::ports::{Ports, ScheduleReport};
 use crate::time::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
+
+/// The control document of a plan not yet applied to every provider: what the next
+/// [`continue_plan`] needs to apply the rest exactly as the first run would have.
+pub const UNFINISHED_PLAN_KEY: &str = "unfinished_plan";
+
+/// Records a plan applies between two looks at its deadline: at a few thousand
+/// conditional writes a second on DynamoDB, a few seconds, well inside the dispatcher's
+/// margin; on SQLite a few transactions per million records.
+const RECORDS_PER_STEP: u64 = 10_000;
 
 /// What to plan.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,11 +38,35 @@ pub struct PlanReport {
     pub scheduled: u64,
     /// Records carried over.
     pub carried_over: u64,
+    /// The deadline came before every provider was applied: the rest is saved under
+    /// [`UNFINISHED_PLAN_KEY`] for [`continue_plan`].
+    pub more: bool,
+}
+
+/// Where an interrupted plan stands: its window, the stretch its first run computed for
+/// the global cap, and the first provider (in id order) not yet applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct UnfinishedPlan {
+    start: Timestamp,
+    window_ms: u64,
+    global_rate: Option<f64>,
+    global_stretch: f64,
+    /// `None` once every provider is applied.
+    next_provider: Option<ProviderId>,
 }
 
 /// Computes the plan for the pending records without changing anything: the forecast
 /// operators read before a run. Providers without settings plan with no minimum interval.
 pub async fn forecast(ports: &Ports, request: &PlanRequest) -> Result<WindowPlan, PortError> {
+    planned(ports, request, None).await
+}
+
+/// The forecast, with the global stretch given instead of computed when `stretch` is set.
+async fn planned(
+    ports: &Ports,
+    request: &PlanRequest,
+    stretch: Option<f64>,
+) -> Result<WindowPlan, PortError> {
     let load = ports.records.pending_load().await?;
     let settings: HashMap<_, _> = ports
         .providers
@@ -56,6 +90,7 @@ pub async fn forecast(ports: &Ports, request: &PlanRequest) -> Result<WindowPlan
         start: request.start,
         window: request.window,
         global_rate: request.global_rate,
+        global_stretch: stretch,
         providers,
     }))
 }
@@ -63,8 +98,20 @@ pub async fn forecast(ports: &Ports, request: &PlanRequest) -> Result<WindowPlan
 /// Plans the window and schedules the pending records. Running it twice is harmless:
 /// the second run finds only the carried-over records pending.
 pub async fn plan_window(ports: &Ports, request: &PlanRequest) -> Result<PlanReport, PortError> {
+    plan_window_until(ports, request, None).await
+}
+
+/// Plans the window and applies it provider by provider until `deadline`, then saves
+/// where it stopped so the next [`continue_plan`] applies the rest with the same window
+/// and spacing. At least one step is applied whatever the deadline, so every run makes
+/// progress. A run killed half way is continued too: the marker is saved before the
+/// first write, and a provider applied twice only finds its carried-over records pending.
+pub async fn plan_window_until(
+    ports: &Ports,
+    request: &PlanRequest,
+    deadline: Option<Timestamp>,
+) -> Result<PlanReport, PortError> {
     let plan = forecast(ports, request).await?;
-    let report = ports.records.schedule(&plan, ports.clock.now()).await?;
     for p in plan.providers.iter().filter(|p| p.carried_over > 0) {
         tracing::warn!(
             provider = %p.provider,
@@ -73,14 +120,120 @@ pub async fn plan_window(ports: &Ports, request: &PlanRequest) -> Result<PlanRep
             "records do not fit the window and are carried over"
         );
     }
-    tracing::info!(
-        scheduled = report.scheduled,
-        carried_over = report.carried_over,
-        "window planned"
-    );
+    let marker = UnfinishedPlan {
+        start: plan.start,
+        window_ms: request.window.as_millis() as u64,
+        global_rate: request.global_rate,
+        global_stretch: plan.global_stretch,
+        next_provider: plan.providers.first().map(|p| p.provider.clone()),
+    };
+    apply_until(ports, plan, marker, deadline).await
+}
+
+/// Applies the rest of a plan an earlier run could not finish (see
+/// [`plan_window_until`]); `None` when there is none. The release tick calls it first.
+pub async fn continue_plan(
+    ports: &Ports,
+    deadline: Option<Timestamp>,
+) -> Result<Option<PlanReport>, PortError> {
+    let Some(doc) = ports.providers.get_control(UNFINISHED_PLAN_KEY).await? else {
+        return Ok(None);
+    };
+    let marker: UnfinishedPlan = match serde_json::from_value(doc) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable unfinished-plan marker ignored");
+            return Ok(None);
+        }
+    };
+    let Some(next) = marker.next_provider.clone() else {
+        return Ok(None);
+    };
+    // The providers not yet applied are still wholly pending, so the same window and
+    // stretch give them the same spacing and offsets as the first run did.
+    let mut plan = planned(
+        ports,
+        &PlanRequest {
+            start: marker.start,
+            window: Duration::from_millis(marker.window_ms),
+            global_rate: marker.global_rate,
+        },
+        Some(marker.global_stretch),
+    )
+    .await?;
+    plan.providers.retain(|p| p.provider >= next);
+    tracing::info!(from = %next, providers = plan.providers.len(), "continuing the window's plan");
+    apply_until(ports, plan, marker, deadline).await.map(Some)
+}
+
+async fn apply_until(
+    ports: &Ports,
+    plan: WindowPlan,
+    mut marker: UnfinishedPlan,
+    deadline: Option<Timestamp>,
+) -> Result<PlanReport, PortError> {
+    let mut done = ScheduleReport::default();
+    let mut rest: &[ProviderPlan] = &plan.providers;
+    let mut more = false;
+    while !rest.is_empty() {
+        marker.next_provider = Some(rest[0].provider.clone());
+        save(ports, &marker).await?;
+        let step = step_len(rest);
+        let part = WindowPlan {
+            providers: rest[..step].to_vec(),
+            ..plan.clone()
+        };
+        let report = ports.records.schedule(&part, ports.clock.now()).await?;
+        done.scheduled += report.scheduled;
+        done.carried_over += report.carried_over;
+        rest = &rest[step..];
+        if !rest.is_empty() && deadline.is_some_and(|d| ports.clock.now() >= d) {
+            more = true;
+            break;
+        }
+    }
+    marker.next_provider = rest.first().map(|p| p.provider.clone());
+    save(ports, &marker).await?;
+    if more {
+        tracing::warn!(
+            scheduled = done.scheduled,
+            next_provider = ?marker.next_provider,
+            "deadline reached with providers left to plan; the next tick continues"
+        );
+    } else {
+        tracing::info!(
+            scheduled = done.scheduled,
+            carried_over = done.carried_over,
+            "window planned"
+        );
+    }
     Ok(PlanReport {
         plan,
-        scheduled: report.scheduled,
-        carried_over: report.carried_over,
+        scheduled: done.scheduled,
+        carried_over: done.carried_over,
+        more,
     })
+}
+
+/// How many of `providers` one step applies: whole providers up to about
+/// [`RECORDS_PER_STEP`] records, at least one.
+fn step_len(providers: &[ProviderPlan]) -> usize {
+    let mut records = 0;
+    let mut n = 0;
+    for p in providers {
+        if n > 0 && records + p.records > RECORDS_PER_STEP {
+            break;
+        }
+        records += p.records;
+        n += 1;
+    }
+    n
+}
+
+async fn save(ports: &Ports, marker: &UnfinishedPlan) -> Result<(), PortError> {
+    let doc = serde_json::to_value(marker).map_err(|e| PortError::Backend {
+        operation: "save the unfinished-plan marker",
+        source: Box::new(e),
+    })?;
+    ports.providers.put_control(UNFINISHED_PLAN_KEY, &doc).await
 }

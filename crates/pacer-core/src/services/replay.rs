@@ -110,6 +110,7 @@ pub async fn replay_dead_letters(
         start: now,
         window,
         global_rate: None,
+        global_stretch: None,
         providers: candidates
             .iter()
             .map(|(p, ids)| ProviderLoad {
