@@ -24,7 +24,9 @@ pub struct RuntimeConfig {
     pub workers: usize,
     /// Messages per provider batch (an SQS FIFO batch holds up to 10).
     pub batch_size: usize,
-    /// Work message visibility timeout; keep it above the longest batch.
+    /// Work message visibility timeout. A batch starts no call that could outlast it (the
+    /// rest go back to the queue), so keep it well above one call's budget: the provider's
+    /// timeout, minimum interval and short retries plus the lease margin.
     pub visibility: Duration,
     /// Long-poll wait of an empty receive.
     pub poll_wait: Duration,
@@ -223,6 +225,12 @@ async fn dispatch_loop(
             r = ports.work.receive(max, config.visibility, config.poll_wait) => r,
             _ = stop.changed() => break,
         };
+        // The batch must be settled while its receipts still hold: no call starts that
+        // could outlast the messages' visibility (the rest go back to the queue).
+        let visible_until = ports
+            .clock
+            .now()
+            .plus(config.visibility.saturating_sub(SETTLE_MARGIN));
         let deliveries = match received {
             Ok(d) => d,
             Err(err) => {
@@ -239,7 +247,7 @@ async fn dispatch_loop(
             let (ports, worker, deadline, stats) = (
                 ports.clone(),
                 config.worker.clone(),
-                deadline.clone(),
+                deadline.capped(visible_until),
                 Arc::clone(&stats),
             );
             running.spawn(async move {
@@ -251,6 +259,10 @@ async fn dispatch_loop(
     // Graceful: batches under way finish (no new call starts past the deadline).
     while running.join_next().await.is_some() {}
 }
+
+/// Time kept between a batch's last call and its messages' visibility running out, to
+/// delete or give them back.
+const SETTLE_MARGIN: Duration = Duration::from_millis(250);
 
 /// Splits a receive into per-group batches, keeping each group's order.
 fn by_group(deliveries: Vec<Delivery>) -> Vec<Vec<Delivery>> {
