@@ -255,3 +255,59 @@ async fn deleting_an_invalid_receipt_is_not_an_error() {
         .await
         .expect("an invalid receipt is ignored");
 }
+
+/// A key item of the records table, as `batch_get` asks for it.
+fn keyed(id: &str) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    std::collections::HashMap::from([(
+        "id".to_owned(),
+        aws_sdk_dynamodb::types::AttributeValue::S(id.to_owned()),
+    )])
+}
+
+#[tokio::test]
+async fn keys_a_successful_batch_get_leaves_unprocessed_are_asked_again() {
+    use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    // The first answer holds "a" and leaves "b" unprocessed (throttled partition); the
+    // second answers "b". Both must come back, "b" fetched once more, no error.
+    let first = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_output(|| {
+        BatchGetItemOutput::builder()
+            .responses("records", vec![keyed("a")])
+            .unprocessed_keys(
+                "records",
+                KeysAndAttributes::builder()
+                    .keys(keyed("b"))
+                    .build()
+                    .expect("keys"),
+            )
+            .build()
+    });
+    let second = mock!(aws_sdk_dynamodb::Client::batch_get_item)
+        .match_requests(|r| {
+            r.request_items()
+                .and_then(|items| items.get("records"))
+                .is_some_and(|k| k.keys() == [keyed("b")])
+        })
+        .then_output(|| {
+            BatchGetItemOutput::builder()
+                .responses("records", vec![keyed("b")])
+                .build()
+        });
+    let client = dynamo(&[&first, &second]);
+    let items = crate::dynamo::batch_get(
+        &client,
+        "records",
+        "id",
+        &["a".to_owned(), "b".to_owned()],
+        "get records",
+    )
+    .await
+    .expect("both keys answered");
+    let mut ids: Vec<_> = items
+        .iter()
+        .filter_map(|i| i.get("id").and_then(|v| v.as_s().ok()).cloned())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["a", "b"]);
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+}
