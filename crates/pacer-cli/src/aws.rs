@@ -9,7 +9,8 @@ use anyhow::Context as _;
 use aws_config::SdkConfig;
 use clap::Args;
 use pacer_aws::{ApiResources, AwsResources};
-use pacer_lambda::config::DEFAULT_DUE_SHARDS;
+use pacer_core::ports::ProviderDefaults;
+use pacer_lambda::config::{DEFAULT_ATTEMPTS, DEFAULT_DUE_SHARDS};
 use std::collections::HashMap;
 
 /// Bad usage found after parsing (exit code 2), e.g. a missing resource name.
@@ -77,10 +78,21 @@ pub struct AwsArgs {
     /// land where the dispatcher never looks.
     #[arg(long, global = true, env = "PACER_DUE_SHARDS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub due_shards: Option<u16>,
+    /// The internal API's base URL for providers without settings of their own: the
+    /// stack's `ApiBaseUrl` parameter (read from its outputs with `--stack`).
+    #[arg(long, global = true, env = "PACER_DEFAULT_BASE_URL")]
+    pub default_base_url: Option<String>,
+    /// Calls per record for those providers: the stack's `MaxAttempts` parameter.
+    #[arg(long, global = true, env = "PACER_DEFAULT_MAX_ATTEMPTS", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub default_max_attempts: Option<u32>,
 }
 
 /// The stack output holding the due index's shard count.
 pub const DUE_SHARDS_OUTPUT: &str = "DueShards";
+/// The stack output holding `ApiBaseUrl` (absent when the parameter is empty).
+pub const DEFAULT_BASE_URL_OUTPUT: &str = "DefaultBaseUrl";
+/// The stack output holding `MaxAttempts`.
+pub const DEFAULT_MAX_ATTEMPTS_OUTPUT: &str = "DefaultMaxAttempts";
 
 /// Every explicit-name flag (they conflict with `--stack`).
 const NAME_FLAGS: [&str; 16] = [
@@ -117,6 +129,8 @@ pub struct AwsTarget {
     pub release_schedule: Option<String>,
     /// Shards of the records table's due index, as the deployed functions use them.
     pub due_shards: u16,
+    /// Settings for providers without their own, as the deployed functions apply them.
+    pub provider_defaults: Option<ProviderDefaults>,
 }
 
 /// One name: its value, its flag, its environment variable and its stack output.
@@ -239,6 +253,8 @@ impl AwsArgs {
     pub fn any_given(&self) -> bool {
         self.stack.is_some()
             || self.due_shards.is_some()
+            || self.default_base_url.is_some()
+            || self.default_max_attempts.is_some()
             || self.names().iter().any(|n| n.value.is_some())
     }
 
@@ -246,7 +262,11 @@ impl AwsArgs {
     pub fn stack_outputs_read() -> Vec<&'static str> {
         let args = Self::default();
         let mut outputs: Vec<_> = args.names().iter().map(|n| n.output).collect();
-        outputs.push(DUE_SHARDS_OUTPUT);
+        outputs.extend([
+            DUE_SHARDS_OUTPUT,
+            DEFAULT_BASE_URL_OUTPUT,
+            DEFAULT_MAX_ATTEMPTS_OUTPUT,
+        ]);
         outputs
     }
 
@@ -254,9 +274,19 @@ impl AwsArgs {
     /// is a [`UsageError`] naming its flag and environment variable.
     pub async fn resolve(&self, sdk: &SdkConfig) -> anyhow::Result<AwsTarget> {
         let mut due_shards = self.due_shards;
+        let mut base_url = self.default_base_url.clone();
+        let mut max_attempts = self.default_max_attempts;
         let values: Vec<Option<String>> = match &self.stack {
             Some(stack) => {
                 let outputs = stack_outputs(sdk, stack).await?;
+                if let Some(url) = outputs.get(DEFAULT_BASE_URL_OUTPUT) {
+                    base_url = Some(url.clone());
+                }
+                if let Some(n) = outputs.get(DEFAULT_MAX_ATTEMPTS_OUTPUT) {
+                    max_attempts = Some(n.parse().ok().filter(|n| *n >= 1).with_context(|| {
+                        format!("stack {stack}: output {DEFAULT_MAX_ATTEMPTS_OUTPUT} = {n:?} is not a number of calls")
+                    })?);
+                }
                 if let Some(shards) = outputs.get(DUE_SHARDS_OUTPUT) {
                     due_shards = Some(shards.parse().ok().filter(|n| *n >= 1).with_context(|| {
                         format!("stack {stack}: output {DUE_SHARDS_OUTPUT} = {shards:?} is not a shard count")
@@ -305,6 +335,22 @@ impl AwsArgs {
         };
         let v = |i: usize| values[i].clone().unwrap_or_default();
         let api = api_resources(&self.names(), &values[API_NAMES..])?;
+        let provider_defaults = match base_url.filter(|u| !u.trim().is_empty()) {
+            None => None,
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                Some(ProviderDefaults {
+                    base_url: url,
+                    max_attempts: max_attempts.unwrap_or(DEFAULT_ATTEMPTS),
+                })
+            }
+            Some(url) => {
+                return Err(UsageError(format!(
+                    "--default-base-url (or PACER_DEFAULT_BASE_URL) must be an http:// or \
+                     https:// URL, not {url:?}"
+                ))
+                .into())
+            }
+        };
         Ok(AwsTarget {
             resources: AwsResources {
                 records_table: v(0),
@@ -322,6 +368,7 @@ impl AwsArgs {
             plan_schedule: values[10].clone(),
             release_schedule: values[11].clone(),
             due_shards: due_shards.unwrap_or(DEFAULT_DUE_SHARDS),
+            provider_defaults,
         })
     }
 }

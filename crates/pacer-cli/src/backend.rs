@@ -59,8 +59,14 @@ pub fn open_aws(
         Arc::new(SystemClock),
     );
     let (caller, gate) = caller_and_gate(global_rate)?;
-    let api = aws.api_ports(Arc::clone(&caller) as _, Arc::clone(&gate));
-    Ok((aws.ports(caller, gate), api))
+    let defaults = target.provider_defaults.clone();
+    let api = aws
+        .api_ports(Arc::clone(&caller) as _, Arc::clone(&gate))
+        .map(|ports| ports.with_provider_defaults(defaults.clone()));
+    Ok((
+        aws.ports(caller, gate).with_provider_defaults(defaults),
+        api,
+    ))
 }
 
 fn caller_and_gate(

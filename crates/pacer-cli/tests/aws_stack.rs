@@ -41,6 +41,8 @@ fn pacer(endpoint: &str, stack: &str) -> Command {
         "PACER_PLAN_SCHEDULE",
         "PACER_RELEASE_SCHEDULE",
         "PACER_DUE_SHARDS",
+        "PACER_DEFAULT_BASE_URL",
+        "PACER_DEFAULT_MAX_ATTEMPTS",
         "AWS_PROFILE",
         "AWS_SESSION_TOKEN",
     ] {
@@ -81,6 +83,9 @@ fn outputs(r: &AwsResources, plan: &str, release: &str) -> Value {
         // Not the default of 16: records the CLI plans must land where a dispatcher
         // reading four shards finds them.
         ("DueShards", "4"),
+        // The stack's ApiBaseUrl and MaxAttempts: providers never set are served there.
+        ("DefaultBaseUrl", "http://127.0.0.1:9/shared"),
+        ("DefaultMaxAttempts", "3"),
     ];
     pairs
         .iter()
@@ -223,6 +228,20 @@ async fn stack_outputs_name_the_resources_every_command_uses() {
         "found {:?}",
         due.iter().map(|r| &r.id).collect::<Vec<_>>()
     );
+    // A provider nobody set is accepted and shown with the stack's defaults.
+    std::fs::write(
+        dir.path().join("ghost.jsonl"),
+        "{\"id\":\"ghost-1\",\"provider\":\"ghost\",\"request\":{\"path\":\"/x\"}}\n",
+    )
+    .expect("write");
+    let imported = run(&["records", "import", "ghost.jsonl"]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let ghost = json_of(&run(&["providers", "show", "ghost", "--output", "json"]));
+    assert_eq!(
+        ghost["settings"]["base_url"], "http://127.0.0.1:9/shared",
+        "{ghost}"
+    );
+    assert_eq!(ghost["settings"]["max_attempts"], 3, "{ghost}");
 }
 
 #[tokio::test]

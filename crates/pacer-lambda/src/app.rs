@@ -87,7 +87,9 @@ impl App {
     pub fn build(config: &Config, sdk: &SdkConfig) -> Result<Self, BuildError> {
         let aws = aws(config, sdk);
         let caller = HttpCaller::new(HTTP_POOL).map_err(BuildError::Caller)?;
-        let ports = aws.ports(Arc::new(caller), Arc::new(Unlimited));
+        let ports = aws
+            .ports(Arc::new(caller), Arc::new(Unlimited))
+            .with_provider_defaults(config.provider_defaults.clone());
         Ok(Self::new(ports, Settings::from_config(config)))
     }
 
@@ -117,6 +119,7 @@ fn aws(config: &Config, sdk: &SdkConfig) -> Aws {
 pub fn api_ports(config: &Config, sdk: &SdkConfig) -> Result<ApiPorts, BuildError> {
     aws(config, sdk)
         .api_ports(Arc::new(NoCalls), Arc::new(Unlimited))
+        .map(|ports| ports.with_provider_defaults(config.provider_defaults.clone()))
         .ok_or(BuildError::NoApi)
 }
 

@@ -8,6 +8,7 @@
 //! live in the control table so operators can change them without a redeploy.
 
 use pacer_aws::{ApiResources, AwsResources};
+use pacer_core::ports::ProviderDefaults;
 use std::time::Duration;
 
 /// DynamoDB records table name.
@@ -44,6 +45,11 @@ pub const WINDOW: &str = "PACER_WINDOW";
 pub const GLOBAL_RATE: &str = "PACER_GLOBAL_RATE";
 /// Optional shard count of the records table's `due` index (default 16).
 pub const DUE_SHARDS: &str = "PACER_DUE_SHARDS";
+/// Optional base URL of the internal API for providers without settings of their own
+/// in the control table; empty means every provider must be configured.
+pub const DEFAULT_BASE_URL: &str = "PACER_DEFAULT_BASE_URL";
+/// Calls per record for providers without settings of their own (default 8).
+pub const DEFAULT_MAX_ATTEMPTS: &str = "PACER_DEFAULT_MAX_ATTEMPTS";
 /// Name or ARN of the Secrets Manager secret that signs webhooks; set on the callbacks
 /// function only (not in [`ENV_VARS`], which every function gets).
 pub const WEBHOOK_SECRET_ID: &str = "PACER_WEBHOOK_SECRET_ID";
@@ -69,8 +75,14 @@ pub const ENV_VARS: &[&str] = &[
     WINDOW,
     GLOBAL_RATE,
     DUE_SHARDS,
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_ATTEMPTS,
     LOG,
 ];
+
+/// Calls per record for providers without their own settings when
+/// `PACER_DEFAULT_MAX_ATTEMPTS` is unset: the same as a provider's built-in default.
+pub const DEFAULT_ATTEMPTS: u32 = 8;
 
 /// The `due` index shard count when `PACER_DUE_SHARDS` is unset; the CLI's default too.
 pub const DEFAULT_DUE_SHARDS: u16 = 16;
@@ -86,6 +98,8 @@ pub struct Config {
     pub global_rate: Option<f64>,
     /// Shards of the records table's `due` index; every writer and reader must agree.
     pub due_shards: u16,
+    /// Settings for providers without their own, when one internal API serves them all.
+    pub provider_defaults: Option<ProviderDefaults>,
     /// The `tracing` filter.
     pub log: String,
     /// The webhook signing secret's name or ARN (the callbacks function).
@@ -194,6 +208,35 @@ impl Config {
                 _ => return Err(invalid(DUE_SHARDS, v, "a whole number from 1 to 256")),
             },
         };
+        let max_attempts = match get(DEFAULT_MAX_ATTEMPTS).filter(|v| !v.is_empty()) {
+            None => DEFAULT_ATTEMPTS,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=100).contains(&n) => n,
+                _ => {
+                    return Err(invalid(
+                        DEFAULT_MAX_ATTEMPTS,
+                        v,
+                        "a whole number of calls from 1 to 100",
+                    ))
+                }
+            },
+        };
+        let provider_defaults = match get(DEFAULT_BASE_URL).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(v) if v.starts_with("https://") || v.starts_with("http://") => {
+                Some(ProviderDefaults {
+                    base_url: v,
+                    max_attempts,
+                })
+            }
+            Some(v) => {
+                return Err(invalid(
+                    DEFAULT_BASE_URL,
+                    v,
+                    "the internal API's http:// or https:// base URL, or empty",
+                ))
+            }
+        };
         let log = get(LOG)
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| "info".to_owned());
@@ -209,6 +252,7 @@ impl Config {
             window,
             global_rate,
             due_shards,
+            provider_defaults,
             log,
             webhook_secret_id: get(WEBHOOK_SECRET_ID).filter(|v| !v.is_empty()),
         })
@@ -264,7 +308,32 @@ mod tests {
         assert_eq!(config.window, Duration::from_secs(24 * 3600));
         assert_eq!(config.global_rate, None);
         assert_eq!(config.due_shards, DEFAULT_DUE_SHARDS);
+        assert_eq!(config.provider_defaults, None);
         assert_eq!(config.log, "info");
+    }
+
+    #[test]
+    fn a_default_base_url_gives_unconfigured_providers_settings() {
+        let mut vars = complete();
+        vars.insert(DEFAULT_BASE_URL, "https://internal.example/api".into());
+        assert_eq!(
+            read(&vars).expect("valid").provider_defaults,
+            Some(ProviderDefaults {
+                base_url: "https://internal.example/api".into(),
+                max_attempts: DEFAULT_ATTEMPTS,
+            })
+        );
+        vars.insert(DEFAULT_MAX_ATTEMPTS, "3".into());
+        assert_eq!(
+            read(&vars)
+                .expect("valid")
+                .provider_defaults
+                .map(|d| d.max_attempts),
+            Some(3)
+        );
+        // Empty, as the template sets it when ApiBaseUrl is not given.
+        vars.insert(DEFAULT_BASE_URL, String::new());
+        assert_eq!(read(&vars).expect("valid").provider_defaults, None);
     }
 
     #[test]
@@ -296,10 +365,16 @@ mod tests {
 
     #[test]
     fn a_missing_variable_is_named() {
-        for name in ENV_VARS
-            .iter()
-            .filter(|n| ![GLOBAL_RATE, DUE_SHARDS, LOG].contains(n))
-        {
+        for name in ENV_VARS.iter().filter(|n| {
+            ![
+                GLOBAL_RATE,
+                DUE_SHARDS,
+                DEFAULT_BASE_URL,
+                DEFAULT_MAX_ATTEMPTS,
+                LOG,
+            ]
+            .contains(n)
+        }) {
             let mut vars = complete();
             vars.remove(name);
             let err = read(&vars).expect_err("must fail");
@@ -317,6 +392,9 @@ mod tests {
             (GLOBAL_RATE, "fast", "calls per second"),
             (DUE_SHARDS, "0", "1 to 256"),
             (DUE_SHARDS, "1000", "1 to 256"),
+            (DEFAULT_BASE_URL, "internal.example", "http:// or https://"),
+            (DEFAULT_MAX_ATTEMPTS, "0", "1 to 100"),
+            (DEFAULT_MAX_ATTEMPTS, "many", "1 to 100"),
             (WORK_QUEUE_URL, "work.fifo", "queue URL"),
             (OUTCOMES_TOPIC_ARN, "outcomes", "ARN"),
             (LOG, "info,[", "tracing filter"),

@@ -6,12 +6,12 @@
 mod common;
 
 use async_trait::async_trait;
-use common::{invocation, rid, sqs_event, Env, WORK_BATCH, WORK_IDS};
-use pacer_core::ports::{DeadLetter, DeadLetterFilter, DeadLetterQueue, Ports};
+use common::{invocation, new_record, rid, sqs_event, test_settings, Env, WORK_BATCH, WORK_IDS};
+use pacer_core::ports::{DeadLetter, DeadLetterFilter, DeadLetterQueue, Ports, ProviderDefaults};
 use pacer_core::services::{process_batch, Deadline};
 use pacer_core::{PortError, ProviderId, RecordState};
 use pacer_lambda::events::deliveries;
-use pacer_lambda::{results, worker, Invocation};
+use pacer_lambda::{results, worker, App, Invocation};
 use pacer_testkit::mock_api::MockConfig;
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,6 +104,77 @@ async fn the_fixture_batch_is_called_in_provider_order_and_nothing_fails() {
             "attempts name the request id"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn providers_without_settings_are_called_at_the_stacks_default_base_url() {
+    // The fixture's records, but no provider settings stored: without defaults the
+    // worker dead-letters them as unconfigured; with the stack's ApiBaseUrl and
+    // MaxAttempts it calls them there.
+    let env = Env::new(MockConfig::none(), |p| p).await;
+    let records: Vec<_> = WORK_IDS
+        .iter()
+        .map(|id| new_record(id, id.split('-').next().expect("prefix")))
+        .collect();
+    env.ports()
+        .records
+        .insert(&records, env.ports().clock.now())
+        .await
+        .expect("insert");
+    env.plan().await;
+    let defaults = ProviderDefaults {
+        base_url: env.api.base_url_for("shared"),
+        max_attempts: 3,
+    };
+    let app = App::new(
+        env.ports()
+            .clone()
+            .with_provider_defaults(Some(defaults.clone())),
+        test_settings(),
+    );
+    let acme = app
+        .ports()
+        .providers
+        .get_provider(&ProviderId::new("acme").expect("valid"))
+        .await
+        .expect("get")
+        .expect("the defaults answer");
+    assert_eq!(
+        (acme.base_url.as_str(), acme.max_attempts),
+        (defaults.base_url.as_str(), 3)
+    );
+    let event = sqs_event(WORK_BATCH);
+    let response = worker::handle(&app, &event, &invocation(app.ports(), "req-d")).await;
+    assert_eq!(failure_ids(&response), Vec::<String>::new());
+    let seen = env.api.observations();
+    let mut called: Vec<_> = seen
+        .calls
+        .iter()
+        .filter(|c| c.provider == "shared")
+        .filter_map(|c| c.record_id.clone())
+        .collect();
+    called.sort();
+    assert_eq!(
+        called,
+        ["acme-0001", "acme-0002", "acme-0003", "globex-0001"]
+    );
+    apply_published(&env).await;
+    for id in WORK_IDS {
+        let record = env.ports().records.get(&rid(id)).await.expect("get");
+        assert_eq!(
+            record.map(|r| r.state),
+            Some(RecordState::Succeeded),
+            "{id}"
+        );
+    }
+    // The stored settings stay empty: the defaults are not written anywhere.
+    assert!(env
+        .ports()
+        .providers
+        .list_providers()
+        .await
+        .expect("list")
+        .is_empty());
 }
 
 /// Dead letters that cannot be stored: a poison message's disposition becomes Retry.

@@ -139,6 +139,21 @@ async fn import_parsed(
     if lines.len() < 10_000 {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
+    // A provider the list does not name may still be served (a stack's ApiBaseUrl
+    // answers every provider without settings of its own): ask for each one once.
+    let mut known = known.clone();
+    let unlisted: BTreeSet<&str> = lines
+        .iter()
+        .filter_map(|(_, parsed)| parsed.as_ref().ok())
+        .map(|r| r.provider.as_str())
+        .filter(|p| !known.contains(*p))
+        .collect();
+    for provider in unlisted {
+        let id = pacer_core::ProviderId::new(provider)?;
+        if ports.providers.get_provider(&id).await?.is_some() {
+            known.insert(provider.to_owned());
+        }
+    }
     let mut summary = ImportSummary::default();
     let mut batch = Vec::with_capacity(BATCH);
     for (line, parsed) in lines {

@@ -30,7 +30,7 @@ pub use feed::{FinalOutcome, OutcomeFeed};
 pub use intake::{Admission, RecordIntake};
 pub use lease_store::{Claim, Lease, LeaseGrant, LeaseStore};
 pub use outcome_bus::OutcomeBus;
-pub use provider_directory::ProviderDirectory;
+pub use provider_directory::{ProviderDefaults, ProviderDirectory, WithDefaults};
 pub use rate_gate::{RateGate, Unlimited};
 pub use record_store::{
     ApplyReport, HistoryEntry, InsertReport, RecordFilter, RecordStore, Replay, ScheduleReport,
@@ -81,6 +81,25 @@ pub struct ApiPorts {
     pub feed: Arc<dyn OutcomeFeed>,
     /// Webhook deliveries.
     pub callbacks: Arc<dyn CallbackQueue>,
+}
+
+impl Ports {
+    /// These ports, answering providers without settings of their own with `defaults`
+    /// (see [`WithDefaults`]); unchanged when there are none.
+    pub fn with_provider_defaults(mut self, defaults: Option<ProviderDefaults>) -> Self {
+        if let Some(defaults) = defaults {
+            self.providers = Arc::new(WithDefaults::new(self.providers, defaults));
+        }
+        self
+    }
+}
+
+impl ApiPorts {
+    /// These ports, answering providers without settings of their own with `defaults`.
+    pub fn with_provider_defaults(mut self, defaults: Option<ProviderDefaults>) -> Self {
+        self.core = self.core.with_provider_defaults(defaults);
+        self
+    }
 }
 
 impl std::ops::Deref for ApiPorts {
