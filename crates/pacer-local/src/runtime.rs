@@ -221,9 +221,19 @@ async fn dispatch_loop(
             }
         }
         let max = (free * config.batch_size).clamp(1, MAX_RECEIVE);
+        let receive = ports.work.receive(max, config.visibility, config.poll_wait);
+        tokio::pin!(receive);
         let received = tokio::select! {
-            r = ports.work.receive(max, config.visibility, config.poll_wait) => r,
-            _ = stop.changed() => break,
+            r = &mut receive => r,
+            _ = stop.changed() => {
+                // Dropping the receive could lose messages it has already taken: they would
+                // stay hidden for the whole visibility timeout. Let it end (it waits at
+                // most poll_wait) and hand what it took straight back.
+                if let Ok(taken) = receive.await {
+                    give_back(&ports, &taken).await;
+                }
+                break;
+            }
         };
         // The batch must be settled while its receipts still hold: no call starts that
         // could outlast the messages' visibility (the rest go back to the queue).
@@ -258,6 +268,17 @@ async fn dispatch_loop(
     }
     // Graceful: batches under way finish (no new call starts past the deadline).
     while running.join_next().await.is_some() {}
+}
+
+/// Returns received messages to the queue at once, untouched.
+async fn give_back(ports: &Ports, taken: &[Delivery]) {
+    if taken.is_empty() {
+        return;
+    }
+    let receipts: Vec<String> = taken.iter().map(|d| d.receipt.clone()).collect();
+    if let Err(err) = ports.work.release(&receipts, Duration::ZERO).await {
+        tracing::warn!(error = %err, "could not give messages back; they return after their visibility timeout");
+    }
 }
 
 /// Time kept between a batch's last call and its messages' visibility running out, to
