@@ -4,7 +4,7 @@
 //! | port | AWS |
 //! |---|---|
 //! | [`RecordStore`](pacer_core::ports::RecordStore) | DynamoDB records (sparse, sharded `due` index), attempts and results tables |
-//! | [`LeaseStore`](pacer_core::ports::LeaseStore) | control table; `acquire` is one `TransactWriteItems` with the claimed records |
+//! | [`LeaseStore`](pacer_core::ports::LeaseStore) | control table; `acquire` is one conditional `UpdateItem` that raises the fencing token, then one conditional claim per record |
 //! | [`ProviderDirectory`](pacer_core::ports::ProviderDirectory) | control table |
 //! | [`WorkQueue`](pacer_core::ports::WorkQueue) | SQS FIFO "work" ([`SqsWorkQueue`]), redrive to a FIFO dead-letter queue |
 //! | [`OutcomeBus`](pacer_core::ports::OutcomeBus) | SNS "outcomes" → SQS "results", raw delivery ([`SnsOutcomeBus`]) |

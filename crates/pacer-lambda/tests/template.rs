@@ -214,3 +214,108 @@ fn the_stack_outputs_name_everything_the_cli_reads_with_stack() {
         "the DueShards output and the functions' PACER_DUE_SHARDS differ"
     );
 }
+
+/// A template value as YAML text, tags included (`!GetAtt X.Arn`), for loose matching.
+fn text(value: &serde_yaml::Value) -> String {
+    serde_yaml::to_string(value).expect("yaml")
+}
+
+#[test]
+fn both_schedules_invoke_the_dispatcher_with_a_payload_it_accepts_retries_and_a_dead_letter_queue()
+{
+    use pacer_lambda::dispatcher::DispatchRequest;
+    let template = load_template();
+    for (id, mode) in [
+        ("PlanSchedule", DispatchRequest::Plan),
+        ("ReleaseSchedule", DispatchRequest::Release),
+    ] {
+        let schedule = &template["Resources"][id];
+        assert_eq!(
+            schedule["Type"].as_str(),
+            Some("AWS::Scheduler::Schedule"),
+            "{id}"
+        );
+        let target = &schedule["Properties"]["Target"];
+        assert!(
+            text(&target["Arn"]).contains("DispatcherFunction.Arn"),
+            "{id} does not invoke the dispatcher"
+        );
+        let input: serde_json::Value =
+            serde_json::from_str(target["Input"].as_str().expect("input")).expect("JSON");
+        assert_eq!(
+            DispatchRequest::from_payload(&input).expect("the dispatcher accepts it"),
+            mode,
+            "{id}"
+        );
+        assert!(
+            target["RetryPolicy"]["MaximumRetryAttempts"]
+                .as_u64()
+                .is_some_and(|n| n >= 1),
+            "{id} has no retry policy"
+        );
+        assert!(
+            text(&target["DeadLetterConfig"]["Arn"]).contains("ScheduleDeadLetterQueue"),
+            "{id} has no dead-letter target"
+        );
+    }
+}
+
+#[test]
+fn every_function_is_traced_with_x_ray_and_logs_json() {
+    let template = load_template();
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["Tracing"].as_str(), Some("Active"));
+    assert_eq!(globals["LoggingConfig"]["LogFormat"].as_str(), Some("JSON"));
+    for (id, resource) in template["Resources"].as_mapping().expect("resources") {
+        if resource["Type"].as_str() == Some("AWS::Serverless::Function") {
+            let own = &resource["Properties"]["Tracing"];
+            assert!(
+                own.is_null() || own.as_str() == Some("Active"),
+                "{id:?} turns tracing off"
+            );
+        }
+    }
+}
+
+#[test]
+fn alarms_cover_every_dead_letter_queue_the_oldest_work_and_every_functions_errors() {
+    let template = load_template();
+    let resources = template["Resources"].as_mapping().expect("resources");
+    let alarms: Vec<&serde_yaml::Value> = resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .map(|r| &r["Properties"])
+        .collect();
+    for alarm in &alarms {
+        assert!(
+            text(&alarm["AlarmActions"]).contains("AlertTopic"),
+            "an alarm does not notify the alert topic: {}",
+            text(alarm)
+        );
+    }
+    let watched = |metric: &str, on: &str| {
+        alarms.iter().any(|a| {
+            a["MetricName"].as_str() == Some(metric) && text(&a["Dimensions"]).contains(on)
+        })
+    };
+    for (id, resource) in resources {
+        let id = id.as_str().expect("logical id");
+        match resource["Type"].as_str() {
+            Some("AWS::SQS::Queue") if id.contains("DeadLetter") => assert!(
+                watched(
+                    "ApproximateNumberOfMessagesVisible",
+                    &format!("{id}.QueueName")
+                ),
+                "no alarm on the depth of {id}"
+            ),
+            Some("AWS::Serverless::Function") => {
+                assert!(watched("Errors", id), "no alarm on the errors of {id}")
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        watched("ApproximateAgeOfOldestMessage", "WorkQueue.QueueName"),
+        "no alarm on the age of the oldest work message"
+    );
+}
