@@ -246,6 +246,44 @@ max_attempts = 3
     }
 
     #[test]
+    fn every_default_reaches_the_providers_unless_overridden() {
+        // Values unlike the built-in ones, so a default that is dropped shows.
+        let c = Config::parse(
+            "[defaults]\ntimeout = \"3s\"\nmin_interval = \"250ms\"\nmax_attempts = 4\n\
+             backoff_base = \"2s\"\nbackoff_max = \"1m\"\n\
+             [providers.a]\nbase_url = \"http://x/a\"\n\
+             [providers.b]\nbase_url = \"http://x/b\"\ntimeout = \"4s\"\nbackoff_base = \"5s\"\n",
+            "c.toml",
+        )
+        .unwrap();
+        let (a, b) = (&c.providers[0], &c.providers[1]);
+        assert_eq!(
+            (
+                a.timeout,
+                a.min_interval,
+                a.max_attempts,
+                a.backoff_base,
+                a.backoff_max
+            ),
+            (
+                Duration::from_secs(3),
+                Duration::from_millis(250),
+                4,
+                Duration::from_secs(2),
+                Duration::from_secs(60)
+            )
+        );
+        assert_eq!(
+            (b.timeout, b.backoff_base, b.min_interval),
+            (
+                Duration::from_secs(4),
+                Duration::from_secs(5),
+                Duration::from_millis(250)
+            )
+        );
+    }
+
+    #[test]
     fn bad_durations_name_the_key() {
         let e = Config::parse("[defaults]\ntimeout = \"10 parsecs\"\n", "c.toml")
             .unwrap_err()
