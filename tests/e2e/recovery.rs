@@ -29,14 +29,7 @@ async fn a_killed_and_restarted_runtime_resumes_without_loss_or_overlap() {
         p.seed(name, 50, None).await;
     }
     // First process: plan a 2 s window, run a while, then crash.
-    let plan = pacer_core::services::PlanRequest {
-        start: p.ports.clock.now(),
-        window: Duration::from_secs(2),
-        global_rate: None,
-    };
-    pacer_core::services::plan_window(&p.ports, &plan)
-        .await
-        .unwrap();
+    p.plan(Duration::from_secs(2)).await;
     let mut rt = test_runtime();
     rt.visibility = Duration::from_secs(2);
     let first = Runtime::start(p.ports.clone(), rt.clone());
@@ -79,14 +72,7 @@ async fn a_graceful_stop_finishes_calls_under_way_and_returns_the_rest_to_the_qu
         p.provider(name, |_| {}).await;
         p.seed(name, 40, None).await;
     }
-    let plan = pacer_core::services::PlanRequest {
-        start: p.ports.clock.now(),
-        window: Duration::from_millis(10),
-        global_rate: None,
-    };
-    pacer_core::services::plan_window(&p.ports, &plan)
-        .await
-        .unwrap();
+    p.plan(Duration::from_millis(10)).await;
     // A visibility far longer than the test: a message left hidden would stall the
     // second run past its cap.
     let mut rt = test_runtime();
@@ -180,14 +166,7 @@ async fn a_stop_during_a_receive_hands_its_messages_back_at_once() {
         p.provider(name, |_| {}).await;
         p.seed(name, 10, None).await;
     }
-    let plan = pacer_core::services::PlanRequest {
-        start: p.ports.clock.now(),
-        window: Duration::from_millis(10),
-        global_rate: None,
-    };
-    pacer_core::services::plan_window(&p.ports, &plan)
-        .await
-        .unwrap();
+    p.plan(Duration::from_millis(10)).await;
     // Release first, once all are due, so the runtime's first receive finds messages.
     tokio::time::sleep(Duration::from_millis(50)).await;
     pacer_core::services::release_due(&p.ports, &Default::default())

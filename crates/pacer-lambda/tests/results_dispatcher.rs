@@ -6,7 +6,7 @@
 mod common;
 
 use common::{
-    invocation, new_record, rid, sqs_event, test_settings, Env, RESULTS_BATCH, SCHEDULER_PLAN,
+    invocation, rid, sqs_event, test_settings, Env, RESULTS_BATCH, SCHEDULER_PLAN,
     SCHEDULER_RELEASE, WORK_IDS,
 };
 use pacer_core::ports::Claim;
@@ -199,14 +199,9 @@ async fn two_provider_env() -> (Env, App) {
             .put_provider(&settings)
             .await
             .expect("put provider");
-        let records: Vec<_> = (0..n)
-            .map(|i| new_record(&format!("{provider}-{i:05}"), provider))
-            .collect();
-        env.ports()
-            .records
-            .insert(&records, env.ports().clock.now())
-            .await
-            .expect("insert");
+        let ids: Vec<String> = (0..n).map(|i| format!("{provider}-{i:05}")).collect();
+        env.insert_records(ids.iter().map(|id| (id.as_str(), provider)))
+            .await;
     }
     let settings = Settings {
         window: Duration::from_secs(3600),
@@ -271,22 +266,21 @@ async fn a_plan_cut_short_by_the_deadline_is_finished_by_the_next_release_tick_a
 
     // The next release tick applies the rest, with the first run's window and stretch.
     let tick = invocation(cut.ports(), "r1");
-    let DispatchSummary::Release { planned, .. } =
-        dispatcher::handle(&cut_app, &payload(SCHEDULER_RELEASE), &tick)
+    let planned_by_tick = || async {
+        match dispatcher::handle(&cut_app, &payload(SCHEDULER_RELEASE), &tick)
             .await
             .expect("release")
-    else {
-        panic!("not a release summary");
+        {
+            DispatchSummary::Release { planned, .. } => planned,
+            other => panic!("not a release summary: {other:?}"),
+        }
     };
-    let continued = planned;
-    let DispatchSummary::Release { planned, .. } =
-        dispatcher::handle(&cut_app, &payload(SCHEDULER_RELEASE), &tick)
-            .await
-            .expect("release")
-    else {
-        panic!("not a release summary");
-    };
-    assert_eq!(planned, 0, "a finished plan is not applied again");
+    let continued = planned_by_tick().await;
+    assert_eq!(
+        planned_by_tick().await,
+        0,
+        "a finished plan is not applied again"
+    );
 
     // The same as one uncut plan gives them.
     let on_time = invocation(whole.ports(), "p2");

@@ -6,7 +6,7 @@
 mod common;
 
 use async_trait::async_trait;
-use common::{invocation, new_record, rid, sqs_event, test_settings, Env, WORK_BATCH, WORK_IDS};
+use common::{invocation, rid, sqs_event, test_settings, Env, WORK_BATCH, WORK_IDS};
 use pacer_core::ports::{DeadLetter, DeadLetterFilter, DeadLetterQueue, Ports, ProviderDefaults};
 use pacer_core::services::{process_batch, Deadline};
 use pacer_core::{PortError, ProviderId, RecordState};
@@ -112,15 +112,12 @@ async fn providers_without_settings_are_called_at_the_stacks_default_base_url() 
     // worker dead-letters them as unconfigured; with the stack's ApiBaseUrl and
     // MaxAttempts it calls them there.
     let env = Env::new(MockConfig::none(), |p| p).await;
-    let records: Vec<_> = WORK_IDS
-        .iter()
-        .map(|id| new_record(id, id.split('-').next().expect("prefix")))
-        .collect();
-    env.ports()
-        .records
-        .insert(&records, env.ports().clock.now())
-        .await
-        .expect("insert");
+    env.insert_records(
+        WORK_IDS
+            .iter()
+            .map(|id| (*id, id.split('-').next().expect("prefix"))),
+    )
+    .await;
     env.plan().await;
     let defaults = ProviderDefaults {
         base_url: env.api.base_url_for("shared"),

@@ -112,10 +112,20 @@ impl Env {
                 .await
                 .expect("put provider");
         }
-        let records: Vec<NewRecord> = WORK_IDS
-            .iter()
-            .map(|id| new_record(id, id.split('-').next().expect("prefix")))
-            .collect();
+        self.insert_records(
+            WORK_IDS
+                .iter()
+                .map(|id| (*id, id.split('-').next().expect("prefix"))),
+        )
+        .await;
+    }
+
+    /// Stores a new record per `(id, provider)`.
+    pub(crate) async fn insert_records<'a>(
+        &self,
+        records: impl Iterator<Item = (&'a str, &'a str)>,
+    ) {
+        let records: Vec<NewRecord> = records.map(|(id, p)| new_record(id, p)).collect();
         self.ports()
             .records
             .insert(&records, self.ports().clock.now())
