@@ -13,9 +13,9 @@ use std::time::Duration;
 /// [`continue_plan`] needs to apply the rest exactly as the first run would have.
 pub const UNFINISHED_PLAN_KEY: &str = "unfinished_plan";
 
-/// Records a plan applies between two looks at its deadline: at a few thousand
+/// Records a plan with a deadline applies between two looks at it: at a few thousand
 /// conditional writes a second on DynamoDB, a few seconds, well inside the dispatcher's
-/// margin; on SQLite a few transactions per million records.
+/// margin.
 const RECORDS_PER_STEP: u64 = 10_000;
 
 /// What to plan.
@@ -95,8 +95,8 @@ async fn planned(
     }))
 }
 
-/// Plans the window and schedules the pending records. Running it twice is harmless:
-/// the second run finds only the carried-over records pending.
+/// Plans the window and schedules the pending records, all in one step. Running it
+/// twice is harmless: the second run finds only the carried-over records pending.
 pub async fn plan_window(ports: &Ports, request: &PlanRequest) -> Result<PlanReport, PortError> {
     plan_window_until(ports, request, None).await
 }
@@ -104,8 +104,10 @@ pub async fn plan_window(ports: &Ports, request: &PlanRequest) -> Result<PlanRep
 /// Plans the window and applies it provider by provider until `deadline`, then saves
 /// where it stopped so the next [`continue_plan`] applies the rest with the same window
 /// and spacing. At least one step is applied whatever the deadline, so every run makes
-/// progress. A run killed half way is continued too: the marker is saved before the
-/// first write, and a provider applied twice only finds its carried-over records pending.
+/// progress. A run killed half way is continued too: the marker is saved before each
+/// step. The providers of a step cut short are planned again from what is still pending,
+/// so records of theirs that did not fit are planned into the window after all (the
+/// call-time minimum interval still holds); steps are kept small for this.
 pub async fn plan_window_until(
     ports: &Ports,
     request: &PlanRequest,
@@ -178,7 +180,12 @@ async fn apply_until(
     while !rest.is_empty() {
         marker.next_provider = Some(rest[0].provider.clone());
         save(ports, &marker).await?;
-        let step = step_len(rest);
+        // Without a deadline there is nothing to stop for: one call, which lets a backend
+        // apply the whole plan in one statement (SQLite ranks every pending record once).
+        let step = match deadline {
+            Some(_) => step_len(rest),
+            None => rest.len(),
+        };
         let part = WindowPlan {
             providers: rest[..step].to_vec(),
             ..plan.clone()
