@@ -287,35 +287,6 @@ async fn the_global_rate_cap_holds_across_providers_even_when_the_plan_ignores_i
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_longer_than_its_visibility_stops_in_time_and_gives_the_rest_back() {
-    // Ten calls of 300 ms in one batch take 3 s; the runtime's visibility timeout is
-    // 1.5 s. A batch that kept calling past it would work on messages the queue already
-    // hands out again: their deletes then miss (the receipt is stale), so they linger
-    // in flight, come back and climb towards the dead-letter queue.
-    let mut p = Pipeline::new(MockConfig::none().with_latency(Duration::from_millis(300))).await;
-    p.provider("slow", |s| s.timeout = Duration::from_millis(600))
-        .await;
-    let ids = p.seed("slow", 10, None).await;
-    let mut runtime = test_runtime();
-    runtime.visibility = Duration::from_millis(1500);
-    runtime.worker.lease_margin = Duration::from_millis(100);
-    let ended = p
-        .run(Duration::from_millis(10), runtime, Duration::from_secs(30))
-        .await;
-    assert_eq!(ended, Ended::Idle);
-    let s = p.summary().await;
-    assert_eq!((s.succeeded, s.dead_lettered, s.lost), (10, 0, 0), "{s:?}");
-    let seen = p.api.observations();
-    assert_eq!(seen.overlaps(), 0);
-    for id in &ids {
-        assert_eq!(seen.calls_for(id.as_str()), 1, "{id} called again");
-    }
-    // Every message was deleted under the receipt it was worked on: none lingers.
-    let depth = p.ports.work.depth().await.unwrap();
-    assert_eq!((depth.visible, depth.in_flight), (0, 0), "{depth:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_deliveries_and_duplicate_outcomes_are_harmless() {
     let mut p = Pipeline::new(MockConfig::none()).await;
     p.provider("acme", |_| {}).await;

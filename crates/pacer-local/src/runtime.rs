@@ -24,9 +24,10 @@ pub struct RuntimeConfig {
     pub workers: usize,
     /// Messages per provider batch (an SQS FIFO batch holds up to 10).
     pub batch_size: usize,
-    /// Work message visibility timeout. A batch starts no call that could outlast it (the
-    /// rest go back to the queue), so keep it well above one call's budget: the provider's
-    /// timeout, minimum interval and short retries plus the lease margin.
+    /// Work message visibility timeout; keep it above the longest batch (a provider's
+    /// batch of up to 25 calls, each with its minimum interval). A batch that outlasts it
+    /// works on messages the queue hands out again: each record is still called once, but
+    /// their receive counts climb (see the README's known gaps).
     pub visibility: Duration,
     /// Long-poll wait of an empty receive.
     pub poll_wait: Duration,
@@ -235,12 +236,6 @@ async fn dispatch_loop(
                 break;
             }
         };
-        // The batch must be settled while its receipts still hold: no call starts that
-        // could outlast the messages' visibility (the rest go back to the queue).
-        let visible_until = ports
-            .clock
-            .now()
-            .plus(config.visibility.saturating_sub(SETTLE_MARGIN));
         let deliveries = match received {
             Ok(d) => d,
             Err(err) => {
@@ -257,7 +252,7 @@ async fn dispatch_loop(
             let (ports, worker, deadline, stats) = (
                 ports.clone(),
                 config.worker.clone(),
-                deadline.capped(visible_until),
+                deadline.clone(),
                 Arc::clone(&stats),
             );
             running.spawn(async move {
@@ -280,10 +275,6 @@ async fn give_back(ports: &Ports, taken: &[Delivery]) {
         tracing::warn!(error = %err, "could not give messages back; they return after their visibility timeout");
     }
 }
-
-/// Time kept between a batch's last call and its messages' visibility running out, to
-/// delete or give them back.
-const SETTLE_MARGIN: Duration = Duration::from_millis(250);
 
 /// Splits a receive into per-group batches, keeping each group's order.
 fn by_group(deliveries: Vec<Delivery>) -> Vec<Vec<Delivery>> {

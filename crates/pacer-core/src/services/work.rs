@@ -40,48 +40,29 @@ impl Default for WorkerSettings {
 }
 
 /// When the current invocation must stop starting calls. Shared and settable, so a
-/// graceful shutdown can move it to "now" while batches are running; a
-/// [`capped`](Self::capped) copy also ends by its own time (a batch's visibility).
+/// graceful shutdown can move it to "now" while batches are running.
 #[derive(Debug, Clone)]
-pub struct Deadline {
-    shared: Arc<AtomicI64>,
-    cap: i64,
-}
+pub struct Deadline(Arc<AtomicI64>);
 
 impl Deadline {
     /// No deadline.
     pub fn none() -> Self {
-        Self::from_millis(i64::MAX)
+        Self(Arc::new(AtomicI64::new(i64::MAX)))
     }
 
     /// A deadline at `t` (e.g. the Lambda context's deadline).
     pub fn at(t: Timestamp) -> Self {
-        Self::from_millis(t.as_millis())
+        Self(Arc::new(AtomicI64::new(t.as_millis())))
     }
 
-    fn from_millis(ms: i64) -> Self {
-        Self {
-            shared: Arc::new(AtomicI64::new(ms)),
-            cap: i64::MAX,
-        }
-    }
-
-    /// This deadline, or `t` if that comes first. Moving this deadline moves the copy too.
-    pub fn capped(&self, t: Timestamp) -> Self {
-        Self {
-            shared: Arc::clone(&self.shared),
-            cap: self.cap.min(t.as_millis()),
-        }
-    }
-
-    /// Moves the deadline (and every capped copy's, up to its cap).
+    /// Moves the deadline.
     pub fn set(&self, t: Timestamp) {
-        self.shared.store(t.as_millis(), Ordering::SeqCst);
+        self.0.store(t.as_millis(), Ordering::SeqCst);
     }
 
     /// The deadline, if any.
     pub fn get(&self) -> Option<Timestamp> {
-        match self.shared.load(Ordering::SeqCst).min(self.cap) {
+        match self.0.load(Ordering::SeqCst) {
             i64::MAX => None,
             ms => Some(Timestamp::from_millis(ms)),
         }
@@ -402,29 +383,5 @@ fn event(
         fencing_token: token,
         invocation_id: settings.invocation_id.clone(),
         next: NextState::Continue,
-    }
-}
-
-#[cfg(test)]
-mod deadline_tests {
-    use super::Deadline;
-    use crate::time::Timestamp;
-
-    #[test]
-    fn a_capped_deadline_ends_at_its_cap_or_when_the_shared_one_moves_earlier() {
-        let shared = Deadline::none();
-        let batch = shared.capped(Timestamp::from_millis(5_000));
-        assert_eq!(shared.get(), None);
-        assert_eq!(batch.get(), Some(Timestamp::from_millis(5_000)));
-        // A graceful shutdown moves the shared deadline: the batch sees it.
-        shared.set(Timestamp::from_millis(1_000));
-        assert_eq!(batch.get(), Some(Timestamp::from_millis(1_000)));
-        // A later shared deadline does not lift the cap.
-        shared.set(Timestamp::from_millis(9_000));
-        assert_eq!(batch.get(), Some(Timestamp::from_millis(5_000)));
-        assert_eq!(
-            batch.capped(Timestamp::from_millis(7_000)).get(),
-            Some(Timestamp::from_millis(5_000))
-        );
     }
 }
