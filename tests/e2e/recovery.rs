@@ -144,7 +144,7 @@ impl WorkQueue for SlowHandOver {
         let taken = self.inner.receive(max, visibility, wait).await?;
         if !taken.is_empty() {
             self.holding.notify_one();
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
         Ok(taken)
     }

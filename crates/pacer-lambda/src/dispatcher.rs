@@ -153,15 +153,17 @@ async fn release(app: &App, invocation: &Invocation) -> Result<DispatchSummary, 
         }
     };
     let deadline = invocation.deadline.minus(app.settings().dispatcher_margin);
-    // A plan an earlier invocation could not finish goes first: its records are due
-    // from the window's start, paused or not (planning calls nothing).
-    let planned = services::continue_plan(ports, Some(deadline))
-        .await
-        .map_err(|source| DispatchError::Port {
-            mode: "plan",
-            source,
-        })?
-        .map_or(0, |r| r.scheduled);
+    // A plan an earlier invocation could not finish goes first, paused or not (planning
+    // calls nothing), with half the time: due work is still released on every tick.
+    let now = ports.clock.now();
+    let plan_until = now.plus(deadline.since(now) / 2);
+    let planned = match services::continue_plan(ports, Some(plan_until)).await {
+        Ok(report) => report.map_or(0, |r| r.scheduled),
+        Err(err) => {
+            tracing::warn!(error = %err, "could not continue the unfinished plan; the next tick tries again");
+            0
+        }
+    };
     if paused {
         tracing::info!("schedule paused; nothing released");
         return Ok(DispatchSummary::Release {

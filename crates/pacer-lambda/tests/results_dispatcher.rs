@@ -347,3 +347,91 @@ async fn an_unknown_mode_is_an_error_naming_the_payload() {
 fn the_schedule_switch_is_the_one_the_cli_and_local_runtime_use() {
     assert_eq!(SCHEDULE_KEY, pacer_local::SCHEDULE_KEY);
 }
+
+/// An unfinished-plan marker as a run writes it: `small` not yet applied, the window
+/// starting now, claimed until `claimed_until`.
+fn marker(
+    env: &Env,
+    start_ago: Duration,
+    claimed_until: Option<pacer_core::Timestamp>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "start": env.ports().clock.now().minus(start_ago),
+        "window_ms": 3_600_000,
+        "global_rate": null,
+        "global_stretch": 1.0,
+        "next_provider": "small",
+        "claimed_until": claimed_until,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_leaves_a_plan_another_run_holds_and_drops_one_whose_window_is_over() {
+    use pacer_core::services::{continue_plan, UNFINISHED_PLAN_KEY};
+    let (env, _) = two_provider_env().await;
+    let ports = env.ports();
+    let small = || async { record_state(&env, "small-00000").await };
+    let in_a_minute = ports.clock.now().plus(Duration::from_secs(60));
+    // Held by a run still at work: left alone.
+    ports
+        .providers
+        .put_control(
+            UNFINISHED_PLAN_KEY,
+            &marker(&env, Duration::ZERO, Some(in_a_minute)),
+        )
+        .await
+        .expect("put");
+    assert!(continue_plan(ports, Some(in_a_minute))
+        .await
+        .expect("continue")
+        .is_none());
+    assert_eq!(small().await, RecordState::Pending);
+    // Its window is over: dropped, and the records wait for the next plan.
+    ports
+        .providers
+        .put_control(
+            UNFINISHED_PLAN_KEY,
+            &marker(&env, Duration::from_secs(7200), None),
+        )
+        .await
+        .expect("put");
+    assert!(continue_plan(ports, Some(in_a_minute))
+        .await
+        .expect("continue")
+        .is_none());
+    assert_eq!(small().await, RecordState::Pending);
+    let dropped = ports
+        .providers
+        .get_control(UNFINISHED_PLAN_KEY)
+        .await
+        .expect("get")
+        .expect("marker");
+    assert!(dropped["next_provider"].is_null(), "{dropped}");
+    // The claim lapsed (its run was killed): taken over and finished.
+    let a_minute_ago = ports.clock.now().minus(Duration::from_secs(60));
+    ports
+        .providers
+        .put_control(
+            UNFINISHED_PLAN_KEY,
+            &marker(&env, Duration::ZERO, Some(a_minute_ago)),
+        )
+        .await
+        .expect("put");
+    let report = continue_plan(ports, Some(in_a_minute))
+        .await
+        .expect("continue")
+        .expect("taken over");
+    assert_eq!(report.scheduled, 20, "only `small` is applied: {report:?}");
+    assert_eq!(small().await, RecordState::Scheduled);
+    assert_eq!(record_state(&env, "big-00000").await, RecordState::Pending);
+}
+
+async fn record_state(env: &Env, id: &str) -> RecordState {
+    env.ports()
+        .records
+        .get(&rid(id))
+        .await
+        .expect("get")
+        .expect("stored")
+        .state
+}

@@ -18,6 +18,10 @@ pub const UNFINISHED_PLAN_KEY: &str = "unfinished_plan";
 /// margin.
 const RECORDS_PER_STEP: u64 = 10_000;
 
+/// How long past its deadline a run applying a plan may still be at work (its function's
+/// margin before the hard timeout, with room to spare).
+const CLAIM_GRACE: Duration = Duration::from_secs(30);
+
 /// What to plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanRequest {
@@ -53,6 +57,10 @@ struct UnfinishedPlan {
     global_stretch: f64,
     /// `None` once every provider is applied.
     next_provider: Option<ProviderId>,
+    /// Until when the run applying it may still be at work: no other run takes it over
+    /// before then (two runs would rank the same provider's records twice).
+    #[serde(default)]
+    claimed_until: Option<Timestamp>,
 }
 
 /// Computes the plan for the pending records without changing anything: the forecast
@@ -104,10 +112,14 @@ pub async fn plan_window(ports: &Ports, request: &PlanRequest) -> Result<PlanRep
 /// Plans the window and applies it provider by provider until `deadline`, then saves
 /// where it stopped so the next [`continue_plan`] applies the rest with the same window
 /// and spacing. At least one step is applied whatever the deadline, so every run makes
-/// progress. A run killed half way is continued too: the marker is saved before each
-/// step. The providers of a step cut short are planned again from what is still pending,
-/// so records of theirs that did not fit are planned into the window after all (the
-/// call-time minimum interval still holds); steps are kept small for this.
+/// progress, and a step is not started when the steps so far say it would not end in
+/// time. A run killed half way is continued once its claim lapses: the marker is saved
+/// before each step. The providers of a step cut short are planned again from what is
+/// still pending, so records of theirs that did not fit are planned into the window
+/// after all (the call-time minimum interval still holds); steps are kept small for this.
+///
+/// Without a deadline the whole plan is one call and no one continues it: a run killed
+/// half way is run again.
 pub async fn plan_window_until(
     ports: &Ports,
     request: &PlanRequest,
@@ -128,12 +140,15 @@ pub async fn plan_window_until(
         global_rate: request.global_rate,
         global_stretch: plan.global_stretch,
         next_provider: plan.providers.first().map(|p| p.provider.clone()),
+        claimed_until: deadline.map(|d| d.plus(CLAIM_GRACE)),
     };
     apply_until(ports, plan, marker, deadline).await
 }
 
 /// Applies the rest of a plan an earlier run could not finish (see
-/// [`plan_window_until`]); `None` when there is none. The release tick calls it first.
+/// [`plan_window_until`]); `None` when there is none, when a run still holds it, or when
+/// its window is over (its providers' records stay pending for the next plan). The
+/// dispatcher's release tick calls it first.
 pub async fn continue_plan(
     ports: &Ports,
     deadline: Option<Timestamp>,
@@ -141,7 +156,7 @@ pub async fn continue_plan(
     let Some(doc) = ports.providers.get_control(UNFINISHED_PLAN_KEY).await? else {
         return Ok(None);
     };
-    let marker: UnfinishedPlan = match serde_json::from_value(doc) {
+    let mut marker: UnfinishedPlan = match serde_json::from_value(doc) {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %e, "unreadable unfinished-plan marker ignored");
@@ -151,13 +166,26 @@ pub async fn continue_plan(
     let Some(next) = marker.next_provider.clone() else {
         return Ok(None);
     };
+    let now = ports.clock.now();
+    if marker.claimed_until.is_some_and(|until| until > now) {
+        return Ok(None);
+    }
+    let window = Duration::from_millis(marker.window_ms);
+    if marker.start.plus(window) <= now {
+        tracing::warn!(from = %next, "the unfinished plan's window is over; its providers wait for the next plan");
+        marker.next_provider = None;
+        save(ports, &marker).await?;
+        return Ok(None);
+    }
+    marker.claimed_until = deadline.map(|d| d.plus(CLAIM_GRACE));
+    save(ports, &marker).await?;
     // The providers not yet applied are still wholly pending, so the same window and
     // stretch give them the same spacing and offsets as the first run did.
     let mut plan = planned(
         ports,
         &PlanRequest {
             start: marker.start,
-            window: Duration::from_millis(marker.window_ms),
+            window,
             global_rate: marker.global_rate,
         },
         Some(marker.global_stretch),
@@ -174,32 +202,46 @@ async fn apply_until(
     mut marker: UnfinishedPlan,
     deadline: Option<Timestamp>,
 ) -> Result<PlanReport, PortError> {
+    let clock = &ports.clock;
     let mut done = ScheduleReport::default();
     let mut rest: &[ProviderPlan] = &plan.providers;
     let mut more = false;
+    // Time per record of the steps so far, to judge whether the next one still fits.
+    let (mut spent, mut applied) = (Duration::ZERO, 0u64);
     while !rest.is_empty() {
-        marker.next_provider = Some(rest[0].provider.clone());
-        save(ports, &marker).await?;
         // Without a deadline there is nothing to stop for: one call, which lets a backend
         // apply the whole plan in one statement (SQLite ranks every pending record once).
         let step = match deadline {
             Some(_) => step_len(rest),
             None => rest.len(),
         };
+        let records: u64 = rest[..step].iter().map(|p| p.records).sum();
+        if let Some(d) = deadline {
+            let expected = match applied {
+                0 => Duration::ZERO,
+                n => spent.mul_f64(records as f64 / n as f64),
+            };
+            if applied > 0 && clock.now().plus(expected) > d {
+                more = true;
+                break;
+            }
+            marker.next_provider = Some(rest[0].provider.clone());
+            save(ports, &marker).await?;
+        }
+        let started = clock.now();
         let part = WindowPlan {
             providers: rest[..step].to_vec(),
             ..plan.clone()
         };
-        let report = ports.records.schedule(&part, ports.clock.now()).await?;
+        let report = ports.records.schedule(&part, started).await?;
         done.scheduled += report.scheduled;
         done.carried_over += report.carried_over;
+        spent += clock.now().since(started);
+        applied += records;
         rest = &rest[step..];
-        if !rest.is_empty() && deadline.is_some_and(|d| ports.clock.now() >= d) {
-            more = true;
-            break;
-        }
     }
     marker.next_provider = rest.first().map(|p| p.provider.clone());
+    marker.claimed_until = None;
     save(ports, &marker).await?;
     if more {
         tracing::warn!(
