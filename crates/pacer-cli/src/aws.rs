@@ -288,9 +288,18 @@ impl AwsArgs {
                     })?);
                 }
                 if let Some(shards) = outputs.get(DUE_SHARDS_OUTPUT) {
-                    due_shards = Some(shards.parse().ok().filter(|n| *n >= 1).with_context(|| {
+                    let deployed: u16 = shards.parse().ok().filter(|n| *n >= 1).with_context(|| {
                         format!("stack {stack}: output {DUE_SHARDS_OUTPUT} = {shards:?} is not a shard count")
-                    })?);
+                    })?;
+                    if due_shards.is_some_and(|given| given != deployed) {
+                        return Err(UsageError(format!(
+                            "--due-shards (or PACER_DUE_SHARDS) says {}, but stack {stack} was \
+                             deployed with {deployed}; drop the flag",
+                            due_shards.unwrap_or_default()
+                        ))
+                        .into());
+                    }
+                    due_shards = Some(deployed);
                 }
                 let values: Vec<_> = self
                     .names()

@@ -242,6 +242,20 @@ async fn stack_outputs_name_the_resources_every_command_uses() {
         "{ghost}"
     );
     assert_eq!(ghost["settings"]["max_attempts"], 3, "{ghost}");
+
+    // A shard count that contradicts the stack's is refused, not silently used.
+    let contradicted = run(&["--due-shards", "16", "status"]);
+    assert_eq!(
+        contradicted.status.code(),
+        Some(2),
+        "{}",
+        stderr(&contradicted)
+    );
+    assert!(
+        stderr(&contradicted).contains("deployed with 4"),
+        "{}",
+        stderr(&contradicted)
+    );
 }
 
 #[tokio::test]

@@ -20,7 +20,9 @@ impl GovernorGate {
         // One call per period, no burst: a rate of 12.5 must not round to 13 (or 0.4 to
         // 0), so the period carries the fraction. Rates beyond one call per nanosecond
         // are held to that.
-        let period = Duration::from_secs_f64(1.0 / per_second).max(Duration::from_nanos(1));
+        let period = Duration::try_from_secs_f64(1.0 / per_second)
+            .ok()?
+            .max(Duration::from_nanos(1));
         let quota = Quota::with_period(period)?;
         Some(Self {
             limiter: DefaultDirectRateLimiter::direct(quota),
@@ -77,5 +79,7 @@ mod tests {
         assert!(GovernorGate::new(-1.0).is_none());
         assert!(GovernorGate::new(0.5).is_some());
         assert!(GovernorGate::new(1e12).is_some());
+        // One call in more seconds than a Duration holds: refused, not a panic.
+        assert!(GovernorGate::new(1e-300).is_none());
     }
 }
