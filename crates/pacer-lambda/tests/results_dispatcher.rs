@@ -367,37 +367,30 @@ fn marker(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tick_leaves_a_plan_another_run_holds_and_drops_one_whose_window_is_over() {
-    use pacer_core::services::{continue_plan, UNFINISHED_PLAN_KEY};
+    use pacer_core::services::{continue_plan, PlanReport, UNFINISHED_PLAN_KEY};
     let (env, _) = two_provider_env().await;
     let ports = env.ports();
     let small = || async { record_state(&env, "small-00000").await };
     let in_a_minute = ports.clock.now().plus(Duration::from_secs(60));
+    // Leaves `marker` where a run left it, then lets a tick continue it.
+    let tick_after = |marker: serde_json::Value| async move {
+        ports
+            .providers
+            .put_control(UNFINISHED_PLAN_KEY, &marker)
+            .await
+            .expect("put");
+        continue_plan(ports, Some(in_a_minute))
+            .await
+            .expect("continue")
+    };
     // Held by a run still at work: left alone.
-    ports
-        .providers
-        .put_control(
-            UNFINISHED_PLAN_KEY,
-            &marker(&env, Duration::ZERO, Some(in_a_minute)),
-        )
-        .await
-        .expect("put");
-    assert!(continue_plan(ports, Some(in_a_minute))
-        .await
-        .expect("continue")
-        .is_none());
+    let held: Option<PlanReport> =
+        tick_after(marker(&env, Duration::ZERO, Some(in_a_minute))).await;
+    assert!(held.is_none());
     assert_eq!(small().await, RecordState::Pending);
     // Its window is over: dropped, and the records wait for the next plan.
-    ports
-        .providers
-        .put_control(
-            UNFINISHED_PLAN_KEY,
-            &marker(&env, Duration::from_secs(7200), None),
-        )
+    assert!(tick_after(marker(&env, Duration::from_secs(7200), None))
         .await
-        .expect("put");
-    assert!(continue_plan(ports, Some(in_a_minute))
-        .await
-        .expect("continue")
         .is_none());
     assert_eq!(small().await, RecordState::Pending);
     let dropped = ports
@@ -409,17 +402,8 @@ async fn a_tick_leaves_a_plan_another_run_holds_and_drops_one_whose_window_is_ov
     assert!(dropped["next_provider"].is_null(), "{dropped}");
     // The claim lapsed (its run was killed): taken over and finished.
     let a_minute_ago = ports.clock.now().minus(Duration::from_secs(60));
-    ports
-        .providers
-        .put_control(
-            UNFINISHED_PLAN_KEY,
-            &marker(&env, Duration::ZERO, Some(a_minute_ago)),
-        )
+    let report = tick_after(marker(&env, Duration::ZERO, Some(a_minute_ago)))
         .await
-        .expect("put");
-    let report = continue_plan(ports, Some(in_a_minute))
-        .await
-        .expect("continue")
         .expect("taken over");
     assert_eq!(report.scheduled, 20, "only `small` is applied: {report:?}");
     assert_eq!(small().await, RecordState::Scheduled);
