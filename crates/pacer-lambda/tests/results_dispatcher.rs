@@ -250,19 +250,8 @@ async fn a_plan_cut_short_by_the_deadline_is_finished_by_the_next_release_tick_a
     };
     assert!(more, "the plan went past its deadline");
     assert!(scheduled > 0 && scheduled <= 10_000, "{scheduled}");
-    let record = |env: &Env, id: &str| {
-        let ports = env.ports().clone();
-        let id = rid(id);
-        async move { ports.records.get(&id).await.expect("get").expect("stored") }
-    };
-    assert_eq!(
-        record(&cut, "big-00000").await.state,
-        RecordState::Scheduled
-    );
-    assert_eq!(
-        record(&cut, "small-00000").await.state,
-        RecordState::Pending
-    );
+    assert_eq!(state(&cut, "big-00000").await, RecordState::Scheduled);
+    assert_eq!(state(&cut, "small-00000").await, RecordState::Pending);
 
     // The next release tick applies the rest, with the first run's window and stretch.
     let tick = invocation(cut.ports(), "r1");
@@ -370,7 +359,7 @@ async fn a_tick_leaves_a_plan_another_run_holds_and_drops_one_whose_window_is_ov
     use pacer_core::services::{continue_plan, PlanReport, UNFINISHED_PLAN_KEY};
     let (env, _) = two_provider_env().await;
     let ports = env.ports();
-    let small = || async { record_state(&env, "small-00000").await };
+    let small = || async { state(&env, "small-00000").await };
     let in_a_minute = ports.clock.now().plus(Duration::from_secs(60));
     // Leaves `marker` where a run left it, then lets a tick continue it.
     let tick_after = |marker: serde_json::Value| async move {
@@ -407,15 +396,5 @@ async fn a_tick_leaves_a_plan_another_run_holds_and_drops_one_whose_window_is_ov
         .expect("taken over");
     assert_eq!(report.scheduled, 20, "only `small` is applied: {report:?}");
     assert_eq!(small().await, RecordState::Scheduled);
-    assert_eq!(record_state(&env, "big-00000").await, RecordState::Pending);
-}
-
-async fn record_state(env: &Env, id: &str) -> RecordState {
-    env.ports()
-        .records
-        .get(&rid(id))
-        .await
-        .expect("get")
-        .expect("stored")
-        .state
+    assert_eq!(state(&env, "big-00000").await, RecordState::Pending);
 }
